@@ -1,0 +1,66 @@
+"""The ``coreml-updatable`` command: a thin face over the Python API.
+
+Each subcommand lives in ``coreml_updatable/commands/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int``. Nothing heavy (TensorFlow, coremltools) is imported until a command runs, so
+``--help`` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import CoreMLUpdatableError
+
+COMMANDS: dict[str, str] = {
+    "convert": "convert a Keras (.keras/.h5) or ONNX model into an updatable Core ML model",
+    "inspect": "list a model's layers, parameters, update settings and training inputs",
+    "validate": "check an .mlmodel against every rule Core ML enforces for updatable models",
+    "train": "train an updatable .mlmodel on data, as Core ML's MLUpdateTask would on device",
+    "evaluate": "print a classifier .mlmodel's accuracy on a data set",
+    "predict": "run an .mlmodel on a batch of inputs (.npy) and write its first output (.npy)",
+    "verify": "convert, then train the source and the Core ML model side by side and compare them",
+}
+
+log = logging.getLogger("coreml_updatable")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coreml-updatable",
+        description="Turn Keras and ONNX models into updatable Core ML models, and prove they train.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (to stderr)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _command(name).add_arguments(p)
+    return parser
+
+
+def _command(name: str):
+    return importlib.import_module(f"coreml_updatable.commands.{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(_command(args.command).run(args) or 0)
+    except CoreMLUpdatableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
