@@ -38,6 +38,7 @@ class SourceFacts:
     trainable_layers: set[str] = field(default_factory=set)   # Core ML layers whose source was trainable
     updatable_candidates_order: list[str] = field(default_factory=list)  # conv/innerProduct, input->output
     source_layer_of: dict[str, str] = field(default_factory=dict)        # Core ML layer -> source layer name
+    blob_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # Core ML blob -> (C,H,W) or (C,)
     loss: str | None = None               # from compile: 'cce' | 'mse' | None
     loss_from_logits: bool = False
     label_smoothing: float = 0.0
