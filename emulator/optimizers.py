@@ -1,0 +1,67 @@
+"""SGD with momentum and Adam, in the forms chosen in :mod:`emulator.conventions`."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from .conventions import Conventions
+from .settings import UpdateSettings
+
+
+class Optimizer:
+    """Applies one update to ``variables`` from their gradients (inside a tf.function)."""
+
+    def __init__(self, variables: Sequence[tf.Variable], settings: UpdateSettings, conventions: Conventions):
+        self.variables = list(variables)
+        self.s = settings
+        self.c = conventions
+        self.lr = tf.Variable(settings.learning_rate, dtype=tf.float32, trainable=False, name="lr")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+
+    def apply(self, grads: Sequence[tf.Tensor]) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """``v = momentum * v + lr * g; w -= v`` (momentum 0: plain SGD)."""
+
+    def __init__(self, variables, settings, conventions):
+        super().__init__(variables, settings, conventions)
+        if conventions.momentum != "lr_inside":
+            raise ValueError(f"unknown momentum convention {conventions.momentum!r}")
+        self.velocity = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
+        self.momentum = tf.constant(settings.momentum, tf.float32)
+
+    def apply(self, grads):
+        self.step.assign_add(1)
+        for w, g, v in zip(self.variables, grads, self.velocity):
+            new_v = self.momentum * v + self.lr * g
+            v.assign(new_v)
+            w.assign_sub(new_v)
+
+
+class Adam(Optimizer):
+    """Adam, 'epsilon hat' form: ``lr_t = lr*sqrt(1-b2^t)/(1-b1^t); w -= lr_t*m/(sqrt(v)+eps)``."""
+
+    def __init__(self, variables, settings, conventions):
+        super().__init__(variables, settings, conventions)
+        if conventions.adam != "epsilon_hat":
+            raise ValueError(f"unknown Adam convention {conventions.adam!r}")
+        self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
+        self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
+        self.beta1 = tf.constant(settings.beta1, tf.float32)
+        self.beta2 = tf.constant(settings.beta2, tf.float32)
+        self.eps = tf.constant(settings.eps, tf.float32)
+
+    def apply(self, grads):
+        t = tf.cast(self.step.assign_add(1), tf.float32)
+        lr_t = self.lr * tf.sqrt(1.0 - tf.pow(self.beta2, t)) / (1.0 - tf.pow(self.beta1, t))
+        for w, g, m, v in zip(self.variables, grads, self.m, self.v):
+            m_new = m.assign(self.beta1 * m + (1.0 - self.beta1) * g)
+            v_new = v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(g))
+            w.assign_sub(lr_t * m_new / (tf.sqrt(v_new) + self.eps))
+
+
+def make(variables: Sequence[tf.Variable], settings: UpdateSettings, conventions: Conventions) -> Optimizer:
+    return {"sgd": SGD, "adam": Adam}[settings.optimizer](variables, settings, conventions)

@@ -1,0 +1,201 @@
+"""The runtime's training against updates computed by hand, finite differences, and frozen bits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import emulator
+from coreml_updatable.errors import BadInputError, TrainingDivergedError
+from emulator.events import TrainingEvent
+from emulator.shuffle import epoch_orders
+
+from .nets import dense_mse, dense_softmax, small_cnn, weights_of
+
+RNG = np.random.default_rng(42)
+D, K = 5, 3
+W0 = RNG.normal(0, 0.5, (K, D)).astype(np.float32)
+B0 = RNG.normal(0, 0.1, K).astype(np.float32)
+X = RNG.normal(0, 1, (6, D)).astype(np.float32)
+Y = np.array([0, 2, 1, 1, 0, 2])
+
+
+def _ce_grads(w, b, x, y):
+    """Gradient of mean cross-entropy(softmax(x w^T + b), y), by hand (float64)."""
+    logits = x @ w.T + b
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    d = (p - np.eye(w.shape[0])[y]) / len(x)
+    return d.T @ x, d.sum(0)
+
+
+def test_sgd_with_momentum_and_partial_last_batch_matches_hand_computation():
+    lr, mu = 0.1, 0.5
+    model = emulator.load(dense_softmax(W0, B0, optimizer="sgd", lr=lr, batch=4, momentum=mu))
+    result = model.update({"x": X, "label": Y})
+    w, b = W0.astype(np.float64), B0.astype(np.float64)
+    vw, vb = np.zeros_like(w), np.zeros_like(b)
+    for batch in (slice(0, 4), slice(4, 6)):        # 6 examples, batch 4: the last batch has 2
+        gw, gb = _ce_grads(w, b, X[batch], Y[batch])
+        vw, vb = mu * vw + lr * gw, mu * vb + lr * gb
+        w, b = w - vw, b - vb
+    got_w, got_b = weights_of(result.spec, "fc")
+    np.testing.assert_allclose(got_w.reshape(K, D), w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_b, b, rtol=1e-5, atol=1e-6)
+    assert len(result.batch_losses[0]) == 2
+
+
+def test_adam_two_steps_match_hand_computation():
+    lr, b1, b2, eps = 0.01, 0.8, 0.9, 1e-3
+    model = emulator.load(dense_softmax(W0, B0, optimizer="adam", lr=lr, batch=3, beta1=b1, beta2=b2, eps=eps))
+    result = model.update({"x": X, "label": Y})
+    params = [W0.astype(np.float64), B0.astype(np.float64)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    for t, batch in enumerate((slice(0, 3), slice(3, 6)), start=1):
+        grads = _ce_grads(params[0], params[1], X[batch], Y[batch])
+        lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        for i, g in enumerate(grads):
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            params[i] = params[i] - lr_t * m[i] / (np.sqrt(v[i]) + eps)
+    got_w, got_b = weights_of(result.spec, "fc")
+    np.testing.assert_allclose(got_w.reshape(K, D), params[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_b, params[1], rtol=1e-5, atol=1e-6)
+
+
+def test_mse_loss_is_mean_squared_error_without_half():
+    model = emulator.load(dense_mse(W0, B0, optimizer="sgd", lr=0.05, batch=6))
+    target = RNG.normal(0, 1, (6, K)).astype(np.float32)
+    result = model.update({"x": X, "y_true": target})
+    pred = X.astype(np.float64) @ W0.T + B0
+    assert result.batch_losses[0][0] == pytest.approx(np.mean((pred - target) ** 2), rel=1e-5)
+    gw = 2 * (pred - target).T @ X / pred.size
+    np.testing.assert_allclose(weights_of(result.spec, "fc")[0].reshape(K, D), W0 - 0.05 * gw, rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_matches_finite_differences_through_conv_pool_flatten_dense():
+    spec = small_cnn(seed=1, optimizer="sgd", lr=1.0, batch=8)
+    x = np.random.default_rng(2).normal(0, 1, (8, 1, 6, 5)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    result = emulator.load(spec).update({"x": x, "label": y})
+    for name in ("conv", "fc"):
+        w0, _ = weights_of(spec, name)
+        grad = w0.astype(np.float64) - weights_of(result.spec, name)[0]   # SGD, lr 1, one step
+
+        def loss_at(flat):
+            s = type(spec)()
+            s.CopyFrom(spec)
+            layer = next(l for l in s.neuralNetwork.layers if l.name == name)
+            p = getattr(layer, layer.WhichOneof("layer"))
+            del p.weights.floatValue[:]
+            p.weights.floatValue.extend(flat.astype(np.float32).tolist())
+            probs = emulator.load(s).predict(x)["probs"].astype(np.float64)
+            return -np.mean(np.log(probs[np.arange(len(y)), y]))
+
+        h = 1e-2
+        for i in np.random.default_rng(3).choice(w0.size, 6, replace=False):
+            up, down = w0.astype(np.float64).copy(), w0.astype(np.float64).copy()
+            up[i] += h
+            down[i] -= h
+            fd = (loss_at(up) - loss_at(down)) / (2 * h)
+            assert fd == pytest.approx(grad[i], rel=0.05, abs=2e-4), (name, i)
+
+
+def test_frozen_layers_are_bit_identical_and_only_trained_weights_change():
+    spec = small_cnn(seed=4, updatable=("fc",), optimizer="adam", lr=0.01, batch=4)
+    x = np.random.default_rng(5).normal(0, 1, (10, 1, 6, 5)).astype(np.float32)
+    y = np.arange(10) % 3
+    result = emulator.load(spec).update({"x": x, "label": y})
+    before = {l.name: l.SerializeToString(deterministic=True) for l in spec.neuralNetwork.layers}
+    after = {l.name: l.SerializeToString(deterministic=True) for l in result.spec.neuralNetwork.layers}
+    assert before["conv"] == after["conv"]
+    assert before["fc"] != after["fc"]
+    # everything but the trained weights is identical
+    a, b = type(spec)(), type(spec)()
+    a.CopyFrom(spec)
+    b.CopyFrom(result.spec)
+    for s in (a, b):
+        fc = next(l for l in s.neuralNetwork.layers if l.name == "fc").innerProduct
+        del fc.weights.floatValue[:]
+        del fc.bias.floatValue[:]
+    assert a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)
+
+
+def test_events_and_shuffled_order_follow_core_ml():
+    spec = dense_softmax(W0, B0, optimizer="sgd", lr=0.1, batch=4, shuffle=True, seed=11)
+    events: list[TrainingEvent] = []
+    x = np.tile(X, (2, 1))
+    y = np.tile(Y, 2)
+    result = emulator.load(spec).update({"x": x, "label": y}, epochs=2, callbacks=[events.append])
+    kinds = [e.kind for e in events]
+    assert kinds == ["training_begin"] + (["mini_batch_end"] * 3 + ["epoch_end"]) * 2 + ["training_end"]
+    batch_events = [e for e in events if e.kind == "mini_batch_end"]
+    assert [(e.epoch, e.batch) for e in batch_events] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    epoch_end = [e for e in events if e.kind == "epoch_end"]
+    assert epoch_end[0].loss == batch_events[2].loss                     # last batch, as Core ML reports
+    assert epoch_end[0].epoch_mean_loss == pytest.approx(np.mean([e.loss for e in batch_events[:3]]))
+    expected = epoch_orders(12, 2, shuffle=True, seed=11)
+    assert all((a == b).all() for a, b in zip(result.orders, expected))
+    assert result.settings.seed == 11 and result.settings.shuffle
+    assert set(result.conventions) >= {"batch_loss", "adam", "momentum", "partial_last_batch", "shuffle"}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"learning_rate": 5.0}, r"learning_rate=5.0 is outside the model's allowed range \[0.0, 1.0\]"),
+    ({"batch_size": 5}, r"batch_size=5 is not in the model's allowed set"),
+    ({"epochs": 50}, r"epochs=50 is not in the model's allowed set"),
+    ({"momentum": 0.9}, r"override momentum does not apply to the model's ADAM optimizer"),
+    ({"learning_rate": 0.0}, r"learning rate 0.0 must be > 0"),
+    ({"beta1": 1.0}, r"beta1 1.0 must be in \[0, 1\)"),
+    ({"warmup": 3}, r"unknown override\(s\) \['warmup'\]"),
+])
+def test_overrides_outside_the_allowed_values_are_refused(overrides, message):
+    model = emulator.load(dense_softmax(W0, B0, optimizer="adam", lr=0.01, batch=3))
+    with pytest.raises(BadInputError, match=message):
+        model.update({"x": X, "label": Y}, **overrides)
+
+
+def test_overrides_inside_the_allowed_values_are_used():
+    model = emulator.load(dense_softmax(W0, B0, optimizer="adam", lr=0.01, batch=3))
+    result = model.update({"x": X, "label": Y}, learning_rate=0.5, batch_size=2, epochs=2, shuffle=True, seed=5)
+    s = result.settings
+    assert (s.learning_rate, s.batch_size, s.epochs, s.shuffle, s.seed) == (0.5, 2, 2, True, 5)
+    assert [len(b) for b in result.batch_losses] == [3, 3]
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"x": X, "label": Y[:5]}, r"the data set's sizes do not match"),
+    ({"x": X}, r"missing \['label'\]"),
+    ({"x": X[:, :4], "label": Y}, r"has shape \(6, 4\), expected \(N, 5\)"),
+    ({"x": X, "label": Y + 3}, r"the model has 3 classes"),
+    ({"x": X, "label": np.eye(3)[Y]}, r"not one-hot rows"),
+    ({"x": np.full_like(X, np.nan), "label": Y}, r"contains NaN"),
+])
+def test_bad_training_data_gets_one_clear_message(data, message):
+    model = emulator.load(dense_softmax(W0, B0))
+    with pytest.raises(BadInputError, match=message):
+        model.update(data)
+
+
+def test_a_loss_that_turns_infinite_stops_and_names_epoch_and_batch():
+    model = emulator.load(dense_mse(W0, B0, optimizer="sgd", lr=0.05, batch=2))
+    target = np.zeros((6, K), np.float32)
+    target[2:] = 1e30                                    # the second mini-batch overflows
+    with pytest.raises(TrainingDivergedError, match=r"at epoch 1, mini-batch 2"):
+        model.update({"x": X, "y_true": target})
+
+
+def test_non_updatable_model_is_refused():
+    spec = dense_softmax(W0, B0)
+    spec.isUpdatable = False
+    with pytest.raises(BadInputError, match=r"the model is not updatable"):
+        emulator.load(spec).update({"x": X, "label": Y})
+
+
+def test_updated_model_saves_and_reloads(tmp_path):
+    result = emulator.load(dense_softmax(W0, B0)).update({"x": X, "label": Y})
+    path = tmp_path / "updated.mlmodel"
+    result.save(path)
+    again = emulator.load(path)
+    np.testing.assert_array_equal(again.predict(X)["probs"], result.model.predict(X)["probs"])
+    assert not list(tmp_path.glob("*.tmp"))
