@@ -1,0 +1,32 @@
+"""`coreml-updatable evaluate MODEL --data DATA`: a classifier's accuracy on a data set."""
+from __future__ import annotations
+
+import json
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", help="an .mlmodel whose first output is class probabilities")
+    parser.add_argument("--data", required=True, help="a Keras-layout .npz or a folder of MNIST IDX files")
+    parser.add_argument("--split", choices=["test", "train"], default="test")
+    parser.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
+    from coreml_updatable import _quiet, data
+
+    _quiet.import_backends()
+    import emulator
+
+    from ._common import image_input
+    from .train import _accuracy
+
+    model = emulator.load(args.model)
+    feature = image_input(model)
+    ds = data.load(args.data)
+    images, labels = (ds.x_test, ds.y_test) if args.split == "test" else (ds.x_train, ds.y_train)
+    accuracy = _accuracy(model, feature, data.for_coreml(images, feature.shape), labels)
+    if args.json:
+        print(json.dumps({"accuracy": accuracy, "examples": int(len(labels)), "split": args.split}))
+    else:
+        print(f"{args.split} accuracy: {accuracy:.4f} ({len(labels)} images)")
+    return 0
