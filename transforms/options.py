@@ -28,6 +28,7 @@ class UpdateOptions:
     allowed_sets: dict[str, tuple[int, ...]] = field(default_factory=dict)
     class_labels: list[str] | list[int] | None = None
     target_name: str | None = None        # the training target feature's name
+    loss_output: str | None = None        # the model output the loss attaches to (needed with several outputs)
     override_unsupported: bool = False    # accept Keras options Core ML cannot express (nearest setting)
 
 

@@ -1,12 +1,57 @@
-"""`coreml-updatable inspect`: placeholder until its issue lands (replaced by the real command)."""
+"""`coreml-updatable inspect MODEL.mlmodel [--json]`: layers, parameters, update settings, training inputs."""
 from __future__ import annotations
 
-from coreml_updatable.errors import UnsupportedConfigError
+import json
+import logging
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("model", help="the .mlmodel file")
+    parser.add_argument("--json", action="store_true", help="print the table as JSON")
+
+
+def measured_shapes(spec) -> tuple[dict[str, tuple[int, ...]], str | None]:
+    """Every blob's Core ML shape, from a forward pass of zeros in the emulator; or ({}, why not)."""
+    import numpy as np
+
+    import emulator
+    from coreml_updatable.errors import CoreMLUpdatableError
+    from emulator import features as F
+
+    try:
+        model = emulator.load(spec)
+        feeds = {f.name: F.to_backend(np.zeros((1, *f.shape), np.float32), f) for f in model.inputs if f.is_tensor}
+        blobs = [b for layer in model.network.layers for b in layer.output]
+        values = model.network.forward(feeds, model.network.constant_params(), outputs=blobs)
+    except CoreMLUpdatableError as exc:   # shapes are optional: shown as '?' with the reason
+        log.info("no shapes: %s", exc)
+        return {}, str(exc).splitlines()[0]
+    shapes = {}
+    for name, value in values.items():
+        _, h, w, c = (int(d) for d in value.shape)
+        shapes[name] = (c,) if h == w == 1 else (c, h, w)
+    return shapes, None
 
 
 def run(args) -> int:
-    raise UnsupportedConfigError("'inspect' is not implemented yet")
+    from coreml_updatable._coremltools import Model_pb2  # noqa: F401  (quiet coremltools import)
+    from emulator.spec_io import read_spec
+    from transforms import _spec as S
+    from transforms.summary import format_table, summarize
+
+    spec = read_spec(args.model)
+    shapes, why = measured_shapes(spec) if S.model_kind(spec) in S.NN_TYPES else ({}, "not a NeuralNetwork")
+    summary = summarize(spec, shapes)
+    if why:
+        summary["shapes_unavailable"] = why
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{args.model}:")
+    for line in format_table(summary):
+        print(line)
+    if why and "layers" in summary:
+        print(f"(output shapes unknown: the emulator cannot run this model: {why})")
+    return 0

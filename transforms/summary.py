@@ -1,0 +1,137 @@
+"""A model's layers, parameters and update settings as plain data (for ``inspect``, reports, metadata)."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import _rules_graph as G
+from . import _spec as S
+
+_ARRAY_TYPES = {65568: "Float32", 65600: "Double", 131104: "Int32", 65552: "Float16"}
+
+
+def feature_type(fd: Any) -> str:
+    """A feature's type in words, e.g. 'MultiArray<Int32>[1]', 'Int64', 'Image 28x28'."""
+    kind = fd.type.WhichOneof("Type")
+    if kind == "multiArrayType":
+        t = fd.type.multiArrayType
+        return f"MultiArray<{_ARRAY_TYPES.get(t.dataType, t.dataType)}>[{','.join(str(d) for d in t.shape)}]"
+    if kind == "imageType":
+        return f"Image {fd.type.imageType.width}x{fd.type.imageType.height}"
+    return {"int64Type": "Int64", "doubleType": "Double", "stringType": "String",
+            "dictionaryType": "Dictionary"}.get(kind, str(kind))
+
+
+def _param(p: Any) -> dict:
+    """An Int64Parameter/DoubleParameter: default and allowed range or set."""
+    out: dict[str, Any] = {"default": p.defaultValue}
+    which = p.WhichOneof("AllowedValues") if hasattr(p, "WhichOneof") else None
+    if which == "range":
+        out["range"] = [p.range.minValue, p.range.maxValue]
+    elif which == "set":
+        out["set"] = list(p.set.values)
+    return out
+
+
+def update_settings(spec: Any) -> dict:
+    """Loss, optimizer with hyperparameters (and their allowed values), epochs, shuffle, seed, training inputs."""
+    nn = S.nn_of(spec)
+    up = nn.updateParams
+    losses = []
+    for loss in up.lossLayers:
+        which = loss.WhichOneof("LossLayerType")
+        p = getattr(loss, which) if which else None
+        losses.append({"name": loss.name, "type": {"categoricalCrossEntropyLossLayer": "categorical cross-entropy",
+                                                   "meanSquaredErrorLossLayer": "mean squared error"}.get(which, which),
+                       "input": p.input if p else "", "target": p.target if p else ""})
+    which = up.optimizer.WhichOneof("OptimizerType")
+    optimizer = None
+    if which:
+        opt = getattr(up.optimizer, which)
+        optimizer = {"type": {"sgdOptimizer": "sgd", "adamOptimizer": "adam"}.get(which, which),
+                     "parameters": {fd.name: _param(getattr(opt, fd.name)) for fd in opt.DESCRIPTOR.fields
+                                    if opt.HasField(fd.name)}}
+    return {
+        "loss": losses,
+        "optimizer": optimizer,
+        "epochs": _param(up.epochs) if up.HasField("epochs") else None,
+        "shuffle": up.shuffle.defaultValue if up.HasField("shuffle") else None,
+        "seed": up.seed.defaultValue if up.HasField("seed") else None,
+        "training_inputs": [{"name": f.name, "type": feature_type(f)} for f in spec.description.trainingInput],
+    }
+
+
+def summarize(spec: Any, shapes: dict[str, tuple[int, ...]] | None = None) -> dict:
+    """The model's table as data.
+
+    ``shapes``: blob name -> Core ML shape (C,H,W) or (C,), e.g. measured by running the emulator; a
+    layer whose output is missing there gets ``None``.
+    """
+    kind = S.model_kind(spec)
+    out: dict[str, Any] = {"model_type": kind, "specification_version": spec.specificationVersion,
+                           "updatable": bool(spec.isUpdatable),
+                           "inputs": [{"name": f.name, "type": feature_type(f)} for f in spec.description.input],
+                           "outputs": [{"name": f.name, "type": feature_type(f)} for f in spec.description.output]}
+    if kind in S.PIPELINE_TYPES:
+        out["models"] = [summarize(m) for m in S.sub_models(spec)]
+        return out
+    if kind not in S.NN_TYPES:
+        return out
+    nn = S.nn_of(spec)
+    path = G.backprop_path(spec) if spec.isUpdatable else set()
+    rows = []
+    for layer in nn.layers:
+        shape = (shapes or {}).get(layer.output[0]) if layer.output else None
+        rows.append({"name": layer.name, "type": S.kind(layer), "output_shape": list(shape) if shape else None,
+                     "parameters": S.param_count(layer), "updatable": bool(layer.isUpdatable),
+                     "backprop_path": layer.name in path})
+    out["layers"] = rows
+    out["totals"] = {"layers": len(rows), "parameters": sum(r["parameters"] for r in rows),
+                     "updatable_parameters": sum(r["parameters"] for r in rows if r["updatable"])}
+    out["update"] = update_settings(spec) if spec.isUpdatable else None
+    return out
+
+
+def format_table(summary: dict) -> list[str]:
+    """Human-readable lines for a :func:`summarize` result."""
+    lines = [f"model type: {summary['model_type']} (specification version {summary['specification_version']}), "
+             f"{'updatable' if summary['updatable'] else 'not updatable'}"]
+    for key in ("inputs", "outputs"):
+        lines.append(f"{key}: " + ", ".join(f"{f['name']} {f['type']}" for f in summary[key]))
+    if "models" in summary:
+        for i, m in enumerate(summary["models"]):
+            lines.append(f"--- pipeline model {i} ---")
+            lines += ["  " + line for line in format_table(m)]
+        return lines
+    if "layers" not in summary:
+        return lines
+    rows = [("layer", "type", "output shape", "params", "updatable", "backprop path")]
+    for r in summary["layers"]:
+        shape = "(" + ", ".join(map(str, r["output_shape"])) + ("," if len(r["output_shape"]) == 1 else "") + ")" \
+            if r["output_shape"] else "?"
+        rows.append((r["name"], r["type"], shape, f"{r['parameters']:,}", "yes" if r["updatable"] else "",
+                     "yes" if r["backprop_path"] else ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        lines.append("  ".join(cell.rjust(w) if i == 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+                     .rstrip())
+    t = summary["totals"]
+    lines.append(f"total parameters: {t['parameters']:,}; updatable: {t['updatable_parameters']:,}")
+    up = summary.get("update")
+    if up:
+        for loss in up["loss"]:
+            lines.append(f"loss: {loss['type']} '{loss['name']}' (input {loss['input']}, target {loss['target']})")
+        if up["optimizer"]:
+            parts = []
+            for name, p in up["optimizer"]["parameters"].items():
+                allowed = (f" range [{p['range'][0]:g}, {p['range'][1]:g}]" if "range" in p else
+                           f" set {{{', '.join(map(str, p['set']))}}}" if "set" in p else "")
+                parts.append(f"{name} {p['default']:g}{allowed}")
+            lines.append(f"optimizer: {up['optimizer']['type']}: " + "; ".join(parts))
+        if up["epochs"]:
+            e = up["epochs"]
+            allowed = (f" range [{e['range'][0]}, {e['range'][1]}]" if "range" in e else
+                       f" set {{{', '.join(map(str, e['set']))}}}" if "set" in e else "")
+            lines.append(f"epochs: {e['default']}{allowed}")
+        lines.append(f"shuffle: {up['shuffle']}; seed: {up['seed'] if up['seed'] is not None else 'none'}")
+        lines.append("training inputs: " + ", ".join(f"{f['name']} {f['type']}" for f in up["training_inputs"]))
+    return lines
