@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from coreml_updatable.errors import UnsupportedConfigError
 
+from . import weights as W
 from .registry import op
 
 ACTIVATIONS: dict[str, Callable] = {}
@@ -30,9 +31,24 @@ def _relu(a, x, _):
     return tf.nn.relu(x)
 
 
+@activation("leakyReLU")
+def _leaky_relu(a, x, _):
+    return tf.where(x >= 0, x, a.alpha * x)
+
+
+@activation("thresholdedReLU")
+def _thresholded_relu(a, x, _):
+    return tf.where(x >= a.alpha, x, tf.zeros_like(x))
+
+
 @activation("sigmoid")
 def _sigmoid(a, x, _):
     return tf.sigmoid(x)
+
+
+@activation("sigmoidHard")
+def _sigmoid_hard(a, x, _):
+    return tf.clip_by_value(a.alpha * x + a.beta, 0.0, 1.0)
 
 
 @activation("tanh")
@@ -40,14 +56,58 @@ def _tanh(a, x, _):
     return tf.tanh(x)
 
 
-def _activation_params(layer) -> dict:
-    kind = layer.activation.WhichOneof("NonlinearityType")
-    params_fn = ACTIVATION_PARAMS.get(kind)
-    return params_fn(layer) if params_fn else {}
+@activation("scaledTanh")
+def _scaled_tanh(a, x, _):
+    return a.alpha * tf.tanh(a.beta * x)
+
+
+@activation("ELU")
+def _elu(a, x, _):
+    return tf.where(x >= 0, x, a.alpha * tf.math.expm1(tf.minimum(x, 0.0)))
+
+
+@activation("softsign")
+def _softsign(a, x, _):
+    return x / (1.0 + tf.abs(x))
+
+
+@activation("softplus")
+def _softplus(a, x, _):
+    return tf.nn.softplus(x)
+
+
+@activation("PReLU")
+def _prelu(a, x, params):
+    return tf.where(x >= 0, x, params["alpha"] * x)
+
+
+@activation("parametricSoftplus")
+def _parametric_softplus(a, x, params):
+    return params["alpha"] * tf.nn.softplus(params["beta"] * x)
 
 
 ACTIVATION_PARAMS: dict[str, Callable] = {}
 """Non-linearities with weights (PReLU, parametric softplus): name -> fn(layer) -> params."""
+
+
+def _prelu_params(layer) -> dict:
+    return {"alpha": W.read_vector(layer.activation.PReLU.alpha, where=layer.name, what="PReLU alpha")}
+
+
+def _parametric_softplus_params(layer) -> dict:
+    a = layer.activation.parametricSoftplus
+    return {"alpha": W.read_vector(a.alpha, where=layer.name, what="parametricSoftplus alpha"),
+            "beta": W.read_vector(a.beta, where=layer.name, what="parametricSoftplus beta")}
+
+
+ACTIVATION_PARAMS["PReLU"] = _prelu_params
+ACTIVATION_PARAMS["parametricSoftplus"] = _parametric_softplus_params
+
+
+def _activation_params(layer) -> dict:
+    kind = layer.activation.WhichOneof("NonlinearityType")
+    params_fn = ACTIVATION_PARAMS.get(kind)
+    return params_fn(layer) if params_fn else {}
 
 
 def _activation_supported(layer) -> str | None:
@@ -63,4 +123,11 @@ def activation_layer(layer, inputs, params):
         raise UnsupportedConfigError(f"activation '{kind}' is not implemented by the emulator",
                                      where=f"layer '{layer.name}'",
                                      fix=f"use one of {', '.join(sorted(ACTIVATIONS))}")
-    return [fn(getattr(layer.activation, kind), inputs[0], params)]
+    x = inputs[0]
+    channels = int(x.shape[-1])
+    for key, values in params.items():  # per-channel weights (PReLU, parametricSoftplus): 1 or C values
+        if int(values.shape[0]) not in (1, channels):
+            raise UnsupportedConfigError(
+                f"{kind} {key} has {int(values.shape[0])} values but the input has {channels} channels",
+                where=f"layer '{layer.name}'", fix=f"give {key} 1 or {channels} values")
+    return [fn(getattr(layer.activation, kind), x, params)]

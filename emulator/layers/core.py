@@ -90,20 +90,12 @@ def conv_input_padding(layer, x: tf.Tensor) -> tf.Tensor:
 
 @op("convolution", params=_conv_params, write_back=_conv_write_back)
 def convolution(layer, inputs, params):
+    from .conv_extra import conv2d, deconvolution  # dilation, groups, transposed: beside this file
     p = layer.convolution
     if p.isDeconvolution:
-        from .conv_extra import deconvolution  # transposed and grouped cases live beside this file
         return [deconvolution(layer, inputs[0], params)]
     x = conv_input_padding(layer, inputs[0])
-    sh, sw = pair(p.stride, 1)
-    dh, dw = pair(p.dilationFactor, 1)
-    groups = max(p.nGroups, 1)
-    if groups == 1:
-        y = tf.nn.conv2d(x, params["weights"], strides=[1, sh, sw, 1], padding="VALID",
-                         dilations=[1, dh, dw, 1])
-    else:
-        from .conv_extra import grouped_convolution
-        y = grouped_convolution(layer, x, params)
+    y = conv2d(x, params["weights"], pair(p.stride, 1), pair(p.dilationFactor, 1), max(p.nGroups, 1))
     if p.hasBias:
         y = tf.nn.bias_add(y, params["bias"])
     return [y]
@@ -148,16 +140,8 @@ def inner_product(layer, inputs, params):
 
 @op("pooling")
 def pooling(layer, inputs, params):
-    x = inputs[0]
-    p = layer.pooling
-    kind = p.type  # 0 MAX, 1 AVERAGE, 2 L2
-    if p.globalPooling:
-        if kind == 0:
-            return [tf.reduce_max(x, axis=[1, 2], keepdims=True)]
-        if kind == 1:
-            return [tf.reduce_mean(x, axis=[1, 2], keepdims=True)]
-    from .pooling_extra import pooling as general_pooling  # padding modes, L2, includeLastPixel
-    return [general_pooling(layer, x)]
+    from .pooling_extra import pooling as general_pooling  # padding modes, L2, includeLastPixel, global
+    return [general_pooling(layer, inputs[0])]
 
 
 # ---------------------------------------------------------------- softmax, flatten

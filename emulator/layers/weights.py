@@ -36,3 +36,15 @@ def write(wp: Any, values: np.ndarray) -> None:
     flat = np.ascontiguousarray(values, dtype=np.float32).ravel()
     del wp.floatValue[:]
     wp.floatValue.extend(flat.tolist())
+
+
+def count(wp: Any) -> int:
+    """How many float values ``wp`` holds (float32 or float16 storage; 0 for quantized or empty)."""
+    if len(wp.floatValue):
+        return len(wp.floatValue)
+    return len(wp.float16Value) // 2
+
+
+def read_vector(wp: Any, *, where: str, what: str) -> np.ndarray:
+    """A 1-D float32 array of every value in ``wp``, whatever its length (callers check it)."""
+    return read(wp, (count(wp),), where=where, what=what)
