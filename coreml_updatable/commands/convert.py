@@ -1,12 +1,144 @@
-"""`coreml-updatable convert`: placeholder until its issue lands (replaced by the real command)."""
+"""`coreml-updatable convert SRC -o OUT.mlmodel [options]`: Keras (or ONNX) -> updatable Core ML model.
+
+A thin face over :func:`converter.convert.convert`; prints the conversion report and the model table.
+"""
 from __future__ import annotations
 
-from coreml_updatable.errors import UnsupportedConfigError
+import argparse
+import json
+from pathlib import Path
+
+from coreml_updatable.errors import BadInputError
+
+INT_PARAMS = ("batch_size", "epochs", "miniBatchSize")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("source", help="the Keras model (.keras, .h5) or ONNX model (.onnx)")
+    parser.add_argument("-o", "--output", required=True, help="the .mlmodel to write")
+    parser.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    g = parser.add_argument_group("what to train")
+    g.add_argument("--updatable", default="trainable", metavar="WHICH",
+                   help="layers to make updatable: trainable (the source's flags, default), all, last:N, "
+                        "NAME,NAME or re:PATTERN")
+    g.add_argument("--loss", default="auto", choices=("auto", "cce", "mse"),
+                   help="auto: the source's compile loss, else cce after a softmax, mse otherwise")
+    g.add_argument("--loss-output", metavar="NAME", help="the output the loss attaches to (several outputs)")
+    g.add_argument("--target-name", metavar="NAME", help="the training target's feature name")
+    g = parser.add_argument_group("update parameters (default: the source's compile config, else defaults)")
+    g.add_argument("--optimizer", choices=("adam", "sgd"))
+    g.add_argument("--learning-rate", type=float)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--momentum", type=float, help="SGD")
+    g.add_argument("--beta1", type=float, help="Adam")
+    g.add_argument("--beta2", type=float, help="Adam")
+    g.add_argument("--eps", type=float, help="Adam")
+    g.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--allow", action="append", default=[], metavar="NAME=MIN:MAX|NAME=V1,V2",
+                   help="values a run may override on device, e.g. learning-rate=0.0001:0.1 or batch-size=16,32")
+    g = parser.add_argument_group("interface")
+    g.add_argument("--class-labels", metavar="FILE|a,b,c", help="make a classifier: a file (one label a line) "
+                   "or a comma-separated list")
+    g.add_argument("--input-name", metavar="NAME[,NAME]", help="rename the model input(s)")
+    g.add_argument("--output-name", metavar="NAME[,NAME]", help="rename the model output(s)")
+    g = parser.add_argument_group("safety and limits")
+    g.add_argument("--allow-unsafe-code", action="store_true",
+                   help="load models that carry Python code (Lambda, custom layers): only for trusted files")
+    g.add_argument("--override-unsupported", action="store_true",
+                   help="accept source options Core ML cannot express, using the nearest setting (reported)")
+    parser.add_argument("--json-report", action="store_true", help="print the result as JSON")
+
+
+def parse_allow(items: list[str]) -> tuple[dict, dict]:
+    """``--allow`` values -> (allowed_ranges, allowed_sets), keys as given with '-' read as '_'."""
+    ranges: dict[str, tuple[float, float]] = {}
+    sets: dict[str, tuple] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name or not value:
+            raise BadInputError(f"--allow '{item}' is not NAME=MIN:MAX or NAME=V1,V2",
+                                fix="e.g. --allow learning-rate=0.0001:0.1 --allow batch-size=16,32,64")
+        number = int if name in INT_PARAMS else float
+        try:
+            if ":" in value:
+                lo, hi = (number(v) for v in value.split(":", 1))
+                if lo > hi:
+                    raise BadInputError(f"--allow '{item}': minimum {lo} is above maximum {hi}",
+                                        fix="give MIN:MAX with MIN <= MAX")
+                ranges[name] = (lo, hi)
+            else:
+                sets[name] = tuple(number(v) for v in value.split(","))
+        except ValueError:
+            kind = "whole numbers" if number is int else "numbers"
+            raise BadInputError(f"--allow '{item}': the values must be {kind}",
+                                fix="e.g. --allow batch-size=16,32 or --allow learning-rate=0.001:0.1") from None
+    return ranges, sets
+
+
+def parse_labels(value: str | None) -> list | None:
+    """Class labels from a file (one a line) or a comma-separated list; all-integer labels become ints."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_file():
+        labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        labels = [v.strip() for v in value.split(",") if v.strip()]
+    if not labels:
+        raise BadInputError("no class labels found", where=value, fix="give a file with one label a line, or a,b,c")
+    try:
+        return [int(v) for v in labels]
+    except ValueError:
+        return labels
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",")] if value else None
 
 
 def run(args) -> int:
-    raise UnsupportedConfigError("'convert' is not implemented yet")
+    from converter.convert import check_output, convert
+    from transforms.options import UpdateOptions
+
+    check_output(args.output, args.source, force=args.force)
+    ranges, sets = parse_allow(args.allow)
+    options = UpdateOptions(
+        updatable=args.updatable, loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        batch_size=args.batch_size, epochs=args.epochs, momentum=args.momentum, beta1=args.beta1,
+        beta2=args.beta2, eps=args.eps, shuffle=args.shuffle, seed=args.seed, allowed_ranges=ranges,
+        allowed_sets=sets, class_labels=parse_labels(args.class_labels), target_name=args.target_name,
+        override_unsupported=args.override_unsupported)
+    if args.loss_output:
+        options.loss_output = args.loss_output
+    result = convert(args.source, options=options, input_names=_names(args.input_name),
+                     output_names=_names(args.output_name), allow_unsafe=args.allow_unsafe_code)
+    result.save(args.output, force=args.force)
+    summary = _summary(result.spec)
+    if args.json_report:
+        print(json.dumps({"source": args.source, "output": args.output, "report": result.report.to_dict(),
+                          "model": summary}, indent=2, default=str))
+        return 0
+    print(f"wrote {args.output} (specification version {result.spec.specificationVersion})")
+    print("conversion report:")
+    for line in result.report.lines():
+        print(f"  {line}")
+    if summary is not None:
+        from transforms.summary import format_table
+        print(f"{args.output}:")
+        for line in format_table(summary):
+            print(line)
+    return 0
+
+
+def _summary(spec) -> dict | None:
+    """The inspect command's data-level summary of the written model (None if not available)."""
+    try:
+        from coreml_updatable.commands.inspect import measured_shapes
+        from transforms.summary import summarize
+    except ImportError:  # the inspect summary is optional: the conversion itself is complete
+        return None
+    shapes, _ = measured_shapes(spec)
+    return summarize(spec, shapes)

@@ -1,0 +1,143 @@
+"""The conversion driver: source model -> inference spec -> updatable spec, with a report.
+
+``convert(model_or_path, options=...)`` returns a :class:`ConversionResult`; its ``save`` writes the
+``.mlmodel`` atomically. The same input gives the same bytes every time.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+from coreml_updatable import __version__
+from coreml_updatable._coremltools import Model_pb2
+from coreml_updatable.errors import BadInputError
+from transforms.options import SourceFacts, UpdateOptions
+from transforms.report import ConversionReport
+
+from .build import to_inference_spec as _graph_to_spec
+from .frontends import read_source
+from .ir import SourceGraph
+
+
+@dataclass
+class ConversionResult:
+    """A converted model: its spec, what the conversion did (report) and the source facts."""
+
+    spec: Model_pb2.Model
+    report: ConversionReport
+    facts: SourceFacts
+    graph: SourceGraph
+    options: UpdateOptions = field(default_factory=UpdateOptions)
+
+    @cached_property
+    def mlmodel(self):
+        """A coremltools ``MLModel`` built from the spec (prediction needs macOS; use ``emulator``)."""
+        from coreml_updatable._coremltools import coremltools as ct
+        return ct.models.MLModel(self.spec)
+
+    def serialized(self) -> bytes:
+        return self.spec.SerializeToString(deterministic=True)
+
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write the ``.mlmodel`` atomically; refuse to overwrite (unless ``force``) or to hit the source."""
+        from emulator.spec_io import save_spec
+
+        path = check_output(path, self.graph.origin or None, force=force)
+        return save_spec(self.spec, path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = None,
+                      input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
+                      allow_unsafe: bool = False, override_unsupported: bool = False,
+                      report: ConversionReport | None = None) -> tuple[Model_pb2.Model, SourceFacts, SourceGraph]:
+    """Read the source and map it to a plain (not updatable) Core ML spec: ``(spec, facts, graph)``."""
+    graph, registry = read_source(model_or_path, allow_unsafe=allow_unsafe)
+    spec, facts = _graph_to_spec(graph, registry=registry, input_names=input_names, output_names=output_names,
+                                 class_labels=class_labels, report=report,
+                                 override_unsupported=override_unsupported)
+    return spec, facts, graph
+
+
+def convert(model_or_path: Any, *, options: UpdateOptions | None = None, class_labels: Sequence | None = None,
+            input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
+            allow_unsafe: bool = False) -> ConversionResult:
+    """Convert a Keras model (object or ``.keras``/``.h5`` path) into an updatable Core ML model."""
+    options = options or UpdateOptions()
+    labels = class_labels if class_labels is not None else options.class_labels
+    report = ConversionReport()
+    spec, facts, graph = to_inference_spec(
+        model_or_path, class_labels=labels, input_names=input_names, output_names=output_names,
+        allow_unsafe=allow_unsafe, override_unsupported=options.override_unsupported, report=report)
+    from transforms.pipeline import make_updatable  # the transforms' entry point
+
+    spec = make_updatable(spec, facts, options, report)
+    _metadata(spec, graph)
+    return ConversionResult(spec, report, facts, graph, options)
+
+
+def _metadata(spec: Model_pb2.Model, graph: SourceGraph) -> None:
+    """shortDescription and userDefined entries: source, converter version, update settings."""
+    import keras
+
+    meta = spec.description.metadata
+    source = Path(graph.origin).name if graph.origin else f"in-memory {graph.framework} model"
+    if not meta.shortDescription:
+        meta.shortDescription = f"'{graph.name}' converted from {graph.framework} by coreml-updatable"
+    ud = meta.userDefined
+    ud["coreml_updatable.source"] = source
+    ud["coreml_updatable.source_model"] = graph.name
+    ud["coreml_updatable.framework"] = (f"keras {keras.__version__}" if graph.framework == "keras"
+                                        else graph.framework)
+    ud["coreml_updatable.version"] = __version__
+    ud["coreml_updatable.update"] = json.dumps(update_settings(spec), sort_keys=True)
+
+
+def update_settings(spec: Model_pb2.Model) -> dict:
+    """The spec's update parameters as plain data (empty if the spec is not updatable)."""
+    kind = spec.WhichOneof("Type")
+    nn = getattr(spec, kind)
+    if not spec.isUpdatable:
+        return {}
+    up = nn.updateParams
+    out: dict[str, Any] = {"updatable_layers": [layer.name for layer in nn.layers if layer.isUpdatable]}
+    opt = up.optimizer.WhichOneof("OptimizerType")
+    if opt:
+        msg = getattr(up.optimizer, opt)
+        out["optimizer"] = opt
+        for f, v in msg.ListFields():
+            out[f.name] = v.defaultValue
+    for name in ("epochs", "shuffle", "seed"):
+        if up.HasField(name):
+            out[name] = getattr(up, name).defaultValue
+    losses = [ll.WhichOneof("LossLayerType") for ll in up.lossLayers]
+    if losses:
+        out["loss"] = losses
+    return out
+
+
+def check_output(output: str | os.PathLike, source: Any = None, *, force: bool = False) -> Path:
+    """Refuse an output path that is the source, a folder, in a missing folder, or (without force) exists."""
+    path = Path(output)
+    if isinstance(source, (str, os.PathLike)) and _same_file(path, Path(source)):
+        raise BadInputError("the output path is the source model", where=str(path),
+                            fix="choose another output path")
+    if path.is_dir():
+        raise BadInputError("the output path is a folder", where=str(path), fix="give a file path")
+    if path.exists() and not force:
+        raise BadInputError("the output file exists", where=str(path),
+                            fix="choose another path or pass --force (Python: force=True)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise BadInputError("the output folder does not exist", where=str(parent), fix="create it first")
+    return path

@@ -1,0 +1,41 @@
+"""Pick the front end for a source: Keras objects and ``.keras``/``.h5`` files, later ONNX by suffix."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from coreml_updatable.errors import BadInputError, UnsupportedModelError
+
+from .ir import SourceGraph
+from .registry import KERAS, ONNX, Registry
+
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+ONNX_SUFFIXES = (".onnx",)
+
+
+def read_source(source: Any, *, allow_unsafe: bool = False) -> tuple[SourceGraph, Registry]:
+    """The source graph and the mapper registry of its front end."""
+    if isinstance(source, (str, Path)):
+        suffix = Path(source).suffix.lower()
+        if suffix in ONNX_SUFFIXES:
+            if importlib.util.find_spec("converter.onnx") is None:
+                raise UnsupportedModelError("the ONNX front end is not available yet", where=str(source),
+                                            fix="convert the Keras model instead")
+            from .onnx.reader import read_onnx  # the ONNX front end's entry point
+            return read_onnx(source), ONNX
+        if suffix not in KERAS_SUFFIXES and not Path(source).is_dir():
+            raise BadInputError(f"unknown model file suffix '{suffix}'", where=str(source),
+                                fix="pass a Keras (.keras, .h5) or ONNX (.onnx) model")
+        from .keras.reader import read_keras
+        return read_keras(source, allow_unsafe=allow_unsafe), KERAS
+    if type(source).__module__.startswith("onnx"):
+        from .onnx.reader import read_onnx
+        return read_onnx(source), ONNX
+    import keras
+
+    if isinstance(source, keras.Model):
+        from .keras.reader import read_keras
+        return read_keras(source), KERAS
+    raise BadInputError(f"cannot convert a {type(source).__name__}",
+                        fix="pass a Keras model, a .keras/.h5 path or an .onnx path")

@@ -1,0 +1,1 @@
+"""The Keras 3 front end: a safe reader (:mod:`.reader`) and one mapper per layer type (:mod:`.mappers`)."""
