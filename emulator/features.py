@@ -42,7 +42,7 @@ def describe(fd: Any) -> Feature:
         return Feature(fd.name, "multiArray", shape, _ARRAY_DTYPES.get(t.dataType, "float32"))
     if kind == "imageType":
         t = fd.type.imageType
-        channels = 1 if t.colorSpace == 10 else 3  # GRAYSCALE = 10
+        channels = 1 if t.colorSpace in (10, 40) else 3  # GRAYSCALE, GRAYSCALE_FLOAT16
         return Feature(fd.name, "image", (channels, int(t.height), int(t.width)))
     simple = {"int64Type": ("int64", "int64"), "doubleType": ("double", "float64"),
               "stringType": ("string", "str"), "dictionaryType": ("dictionary", "object")}

@@ -10,6 +10,7 @@ import tensorflow as tf
 from coreml_updatable.errors import BadInputError
 
 from . import features as F
+from .layers.preprocessing import preprocessors
 from .network import Network
 from .spec_io import model_type, read_spec, save_spec
 
@@ -30,7 +31,7 @@ class Model:
         self.inputs = [F.describe(fd) for fd in desc.input]
         self.outputs = [F.describe(fd) for fd in desc.output]
         self.training_inputs = [F.describe(fd) for fd in desc.trainingInput]
-        self.network = Network(self.nn, [f.name for f in self.inputs])
+        self.network = Network(self.nn, [f.name for f in self.inputs], preprocessors(spec, self.nn))
         self.class_labels: list | None = None
         if self.kind == "neuralNetworkClassifier":
             which = self.nn.WhichOneof("ClassLabels")

@@ -1,7 +1,7 @@
 """A NeuralNetwork message as something TensorFlow can run: layer order, weights, forward pass."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -20,9 +20,11 @@ class Network:
     ``params`` holds every layer's weights as numpy arrays in the backend layout, read once.
     """
 
-    def __init__(self, nn: Any, input_names: Iterable[str]) -> None:
+    def __init__(self, nn: Any, input_names: Iterable[str],
+                 preprocess: Mapping[str, Callable[[tf.Tensor], tf.Tensor]] | None = None) -> None:
         self.layers = list(nn.layers)
         self.input_names = list(input_names)
+        self.preprocess = dict(preprocess or {})   # input name -> image preprocessing (scaler, mean)
         unsupported = []
         for layer in self.layers:
             kind = layer_kind(layer)
@@ -65,7 +67,8 @@ class Network:
                 outputs: Iterable[str]) -> dict[str, tf.Tensor]:
         """Run the layers needed for ``outputs`` on ``feeds`` (backend layout); return every blob."""
         outputs = list(outputs)
-        blobs: dict[str, tf.Tensor] = dict(feeds)
+        blobs: dict[str, tf.Tensor] = {k: self.preprocess[k](v) if k in self.preprocess else v
+                                       for k, v in feeds.items()}
         for i in self.needed_layers(outputs):
             layer = self.layers[i]
             impl = OPS[layer_kind(layer)]

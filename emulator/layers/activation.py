@@ -131,3 +131,15 @@ def activation_layer(layer, inputs, params):
                 f"{kind} {key} has {int(values.shape[0])} values but the input has {channels} channels",
                 where=f"layer '{layer.name}'", fix=f"give {key} 1 or {channels} values")
     return [fn(getattr(layer.activation, kind), x, params)]
+
+
+@op("gelu")
+def gelu_layer(layer, inputs, params):
+    """Core ML ``gelu`` (spec 5): EXACT 0.5x(1+erf(x/sqrt2)), TANH_ or SIGMOID_APPROXIMATION."""
+    x = inputs[0]
+    mode = layer.gelu.mode
+    if mode == 0:
+        return [0.5 * x * (1.0 + tf.math.erf(x / tf.sqrt(2.0)))]
+    if mode == 1:
+        return [0.5 * x * (1.0 + tf.tanh(tf.sqrt(2.0 / 3.141592653589793) * (x + 0.044715 * x ** 3)))]
+    return [x * tf.sigmoid(1.702 * x)]

@@ -77,3 +77,20 @@ def test_softmax_over_channels(nn, rng):
     layer.softmax.SetInParent()
     x = rng.normal(size=(2, 3, 5, 7)).astype(np.float32)
     nn.check([layer], x, R.softmax_channels(x.astype(np.float64)))
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
+def test_gelu_modes(nn, rng, mode):
+    from math import erf
+
+    layer = nn.new_layer("gelu", ["x"], ["y"])
+    layer.gelu.mode = mode
+    x = rng.normal(scale=2.0, size=(2, 3, 5, 7)).astype(np.float32)
+    v = x.astype(np.float64)
+    if mode == 0:
+        expected = 0.5 * v * (1 + np.vectorize(erf)(v / np.sqrt(2)))
+    elif mode == 1:
+        expected = 0.5 * v * (1 + np.tanh(np.sqrt(2 / np.pi) * (v + 0.044715 * v ** 3)))
+    else:
+        expected = v / (1 + np.exp(-1.702 * v))
+    nn.check([layer], x, expected)

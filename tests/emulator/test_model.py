@@ -102,3 +102,18 @@ def test_image_input_accepts_chw_batches():
     x = np.arange(2 * 24, dtype=np.float32).reshape(2, 2, 3, 4)
     out = emulator.load(b.spec).predict(x)["flat"]
     np.testing.assert_array_equal(out, x.reshape(2, 24))     # CHANNEL_FIRST: C-major, as the CHW array
+
+
+def test_image_preprocessing_scaler_applies_before_the_first_layer():
+    b = NeuralNetworkBuilder([("img", datatypes.Array(1, 2, 3))], [("flat", datatypes.Array(6))])
+    b.add_flatten("flatten", 0, "img", "flat")
+    spec = b.spec
+    image = spec.description.input[0].type
+    image.ClearField("multiArrayType")
+    image.imageType.width, image.imageType.height = 3, 2
+    image.imageType.colorSpace = 10                          # GRAYSCALE
+    pre = spec.neuralNetwork.preprocessing.add(featureName="img")
+    pre.scaler.channelScale, pre.scaler.grayBias = 2.0, -1.0
+    x = np.arange(12, dtype=np.float32).reshape(2, 1, 2, 3)
+    out = emulator.load(spec).predict({"img": x})["flat"]
+    np.testing.assert_allclose(out, 2.0 * x.reshape(2, 6) - 1.0)
