@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from . import _quiet
+
+        _quiet.import_backends()    # TensorFlow's start-up chatter stays off the user's terminal
         return int(_command(args.command).run(args) or 0)
     except CoreMLUpdatableError as exc:
         print(f"error: {exc}", file=sys.stderr)
