@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 
 from .registry import KERAS, ONNX, Registry
 
@@ -16,16 +17,36 @@ def markdown(registry: Registry) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    wanted = argv or ["keras", "onnx"]
-    for name in wanted:
+START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
+
+
+def tables(names: list[str] | None = None) -> str:
+    """Every registry's table with a heading, as the README carries it."""
+    parts = []
+    for name in names or ["keras", "onnx"]:
         registry = {"keras": KERAS, "onnx": ONNX}[name]
         if name == "onnx" and importlib.util.find_spec("converter.onnx") is None:
             continue
-        print(f"### {name}: {len(registry.kinds())} types\n")
-        print(markdown(registry))
-        print()
+        label = {"keras": "Keras layer types", "onnx": "ONNX op types"}[name]
+        parts.append(f"### {len(registry.kinds())} {label}\n\n{markdown(registry)}\n")
+    return "\n".join(parts)
+
+
+def readme_with_tables(readme: str) -> str:
+    """``readme`` with the text between the support-table markers regenerated from the registries."""
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{tables()}{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the tables; ``--write-readme PATH`` regenerates that README's table section instead."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--write-readme"]:
+        path = Path(argv[1] if len(argv) > 1 else "README.md")
+        path.write_text(readme_with_tables(path.read_text()))
+        return 0
+    print(tables(argv or None))
     return 0
 
 
