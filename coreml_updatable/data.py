@@ -1,12 +1,20 @@
 """Image classification data sets (MNIST and its kin) and their layout for each side.
 
-Sources: a Keras-layout ``.npz`` (``x_train, y_train, x_test, y_test``), a folder of IDX files
-(gzipped or not), or ``keras:mnist`` / ``keras:fashion_mnist`` (Keras' downloader, network needed).
+Sources (:func:`load`):
+
+- a Keras-layout ``.npz`` (``x_train, y_train, x_test, y_test``), e.g. ``../shared/data/mnist/mnist.npz``;
+- a folder of IDX files, gzipped or not: ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+  ``t10k-images-idx3-ubyte[.gz]``, ``t10k-labels-idx1-ubyte[.gz]`` (the official MNIST / Fashion-MNIST
+  files; Debian's ``dataset-fashion-mnist`` package installs them under ``/usr/share/datasets/fashion-mnist``);
+- ``keras:mnist`` / ``keras:fashion_mnist``: Keras' own loader (its cache, or a download).
+
 Images stay uint8 until a side asks for them: :func:`for_coreml` scales to [0, 1] and lays them out
 as a Core ML input (``(N, C, H, W)`` or ``(N, D)``), :func:`for_keras` as ``(N, H, W, C)``.
 """
 from __future__ import annotations
 
+import gzip
+import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +23,18 @@ import numpy as np
 
 from .errors import BadInputError
 
+log = logging.getLogger(__name__)
+
 HOW_TO_GET = ("pass --data PATH: a Keras-layout .npz (x_train, y_train, x_test, y_test), e.g. "
-              "../shared/data/mnist/mnist.npz, or a folder of MNIST IDX files")
+              "../shared/data/mnist/mnist.npz, or a folder of IDX files (train-images-idx3-ubyte[.gz], "
+              "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]), "
+              "e.g. /usr/share/datasets/fashion-mnist after 'apt-get install dataset-fashion-mnist'")
+
+KERAS_SETS = ("mnist", "fashion_mnist")
+IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
 @dataclass
@@ -31,17 +49,27 @@ class Dataset:
         """The first ``n`` training examples (the test split is kept whole)."""
         if n is None:
             return self
+        if n <= 0:
+            raise BadInputError(f"--limit must be positive, got {n}", fix="pass a positive number of examples")
         return Dataset(self.x_train[:n], self.y_train[:n], self.x_test, self.y_test, self.source)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (largest label + 1 over both splits)."""
+        return int(max(self.y_train.max(initial=0), self.y_test.max(initial=0))) + 1
 
 
 def load(source: str | Path) -> Dataset:
-    """Load a data set from an ``.npz`` path (IDX folders and the Keras loader: see parity issue)."""
+    """Load a data set from an ``.npz`` path, a folder of IDX files, or ``keras:NAME``."""
+    text = str(source)
+    if text.startswith("keras:"):
+        return _load_keras(text.split(":", 1)[1])
     path = Path(source)
     if not path.exists():
         raise BadInputError("no such data file or folder", where=str(path), fix=HOW_TO_GET)
-    if path.is_file():
-        return _load_npz(path)
-    raise BadInputError("unrecognised data source", where=str(path), fix=HOW_TO_GET)
+    if path.is_dir():
+        return _load_idx_folder(path)
+    return _load_npz(path)
 
 
 def _load_npz(path: Path) -> Dataset:
@@ -51,9 +79,65 @@ def _load_npz(path: Path) -> Dataset:
             if missing:
                 raise BadInputError(f"the .npz lacks arrays {missing}", where=str(path), fix=HOW_TO_GET)
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise BadInputError(f"not a readable .npz file ({exc})", where=str(path), fix=HOW_TO_GET) from None
     return _checked(arrays, str(path))
+
+
+def _load_idx_folder(folder: Path) -> Dataset:
+    arrays, missing = {}, []
+    for key, stem in IDX_FILES.items():
+        found = [folder / name for name in (stem, stem + ".gz") if (folder / name).is_file()]
+        if not found:
+            missing.append(stem + "[.gz]")
+            continue
+        arrays[key] = read_idx(found[0])
+    if missing:
+        raise BadInputError(f"the folder lacks IDX files {missing}", where=str(folder), fix=HOW_TO_GET)
+    for key in ("y_train", "y_test"):
+        if arrays[key].ndim != 1:
+            raise BadInputError(f"{IDX_FILES[key]} holds an array of shape {arrays[key].shape}, not labels",
+                                where=str(folder), fix=HOW_TO_GET)
+    return _checked(arrays, str(folder))
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Decode one IDX file (the MNIST format: 0, 0, dtype code, rank, big-endian int32 dims, data)."""
+    try:
+        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise BadInputError(f"cannot read the IDX file ({exc})", where=str(path), fix=HOW_TO_GET) from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise BadInputError("not an IDX file (bad magic number)", where=str(path), fix=HOW_TO_GET)
+    rank = raw[3]
+    header = 4 + 4 * rank
+    if len(raw) < header:
+        raise BadInputError("truncated IDX header", where=str(path), fix=HOW_TO_GET)
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", rank, 4))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise BadInputError(f"the IDX file holds {len(raw) - header} data bytes but its header {dims} needs "
+                            f"{expected} (truncated or corrupt)", where=str(path), fix=HOW_TO_GET)
+    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _load_keras(name: str) -> Dataset:
+    if name not in KERAS_SETS:
+        raise BadInputError(f"unknown Keras data set '{name}'", where=f"keras:{name}",
+                            fix="use keras:mnist or keras:fashion_mnist, or " + HOW_TO_GET)
+    import keras
+
+    loader = getattr(keras.datasets, name).load_data
+    try:
+        (x_train, y_train), (x_test, y_test) = loader()
+    except Exception as exc:  # Keras' downloader raises a plain Exception on network errors
+        raise BadInputError(
+            f"Keras could not load '{name}' (no cached copy and no download: {exc})", where=f"keras:{name}",
+            fix="run where the network is reachable once (Keras caches it under ~/.keras/datasets), or "
+                + HOW_TO_GET) from None
+    return _checked({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
+                    f"keras:{name}")
 
 
 def _checked(a: dict, where: str) -> Dataset:
@@ -65,6 +149,16 @@ def _checked(a: dict, where: str) -> Dataset:
         if x.ndim not in (3, 4):
             raise BadInputError(f"x_{split} has shape {x.shape}; expected (N, H, W) or (N, H, W, C)",
                                 where=where, fix=HOW_TO_GET)
+        if len(x) == 0:
+            raise BadInputError(f"x_{split} is empty", where=where, fix=HOW_TO_GET)
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+            raise BadInputError(f"y_{split} must hold class indices (non-negative integers), got {y.dtype}",
+                                where=where, fix="store labels as class indices 0..K-1, not one-hot rows")
+    if a["x_train"].shape[1:] != a["x_test"].shape[1:]:
+        raise BadInputError(f"train images {a['x_train'].shape[1:]} and test images {a['x_test'].shape[1:]} "
+                            "differ in size", where=where, fix=HOW_TO_GET)
+    log.info("loaded %s: %d train, %d test images of %s", where, len(a["x_train"]), len(a["x_test"]),
+             a["x_train"].shape[1:])
     return Dataset(a["x_train"], a["y_train"].astype(np.int64).ravel(), a["x_test"],
                    a["y_test"].astype(np.int64).ravel(), where)
 
@@ -102,5 +196,8 @@ def for_keras(images: np.ndarray, input_shape: tuple[int, ...] | None = None) ->
     if x.ndim == 3:
         x = x[..., None]
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        if int(np.prod(x.shape[1:])) != int(np.prod(input_shape)):
+            raise BadInputError(f"images of shape {x.shape[1:]} do not fit the Keras input {tuple(input_shape)}",
+                                fix="use data with the model's input size")
         x = x.reshape((len(x), *input_shape))
     return x

@@ -1,12 +1,63 @@
-"""`coreml-updatable verify`: placeholder until its issue lands (replaced by the real command)."""
+"""`coreml-updatable verify SRC --data DATA`: convert, train Keras and Core ML side by side, compare.
+
+Exit status 0 only when every parity figure is within its tolerance (see ``parity/tolerances.py``);
+1 when a figure is out of tolerance (the report names the cause).
+"""
 from __future__ import annotations
 
-from coreml_updatable.errors import UnsupportedConfigError
+import argparse
+import json
+import sys
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("source", help="a Keras model (.keras / .h5)")
+    parser.add_argument("--data", required=True,
+                        help="a Keras-layout .npz (e.g. ../shared/data/mnist/mnist.npz), a folder of IDX files "
+                             "(train-images-idx3-ubyte[.gz], ...), or keras:mnist / keras:fashion_mnist")
+    parser.add_argument("--epochs", type=int, help="epochs of the run (and the converted model's default)")
+    parser.add_argument("--batch-size", type=int, help="mini-batch size (and the converted model's default)")
+    parser.add_argument("--limit", type=int, help="train on the first N training images only")
+    parser.add_argument("--report", metavar="DIR", help="write report.json and parity.png into DIR")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    g = parser.add_argument_group("conversion options (as for 'convert')")
+    g.add_argument("--updatable", default="trainable",
+                   help="which layers to make updatable: trainable (default), all, last:N, NAME,NAME, re:PATTERN")
+    g.add_argument("--loss", choices=("auto", "cce", "mse"), default="auto")
+    g.add_argument("--optimizer", choices=("adam", "sgd"))
+    g.add_argument("--learning-rate", type=float)
+    g.add_argument("--momentum", type=float, help="SGD only")
+    g.add_argument("--beta1", type=float, help="Adam only")
+    g.add_argument("--beta2", type=float, help="Adam only")
+    g.add_argument("--eps", type=float, help="Adam only")
+    g.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--seed", type=int)
+
+
+def options_from(args):
+    from transforms.options import UpdateOptions
+
+    return UpdateOptions(updatable=args.updatable, loss=args.loss, optimizer=args.optimizer,
+                         learning_rate=args.learning_rate, batch_size=args.batch_size, epochs=args.epochs,
+                         momentum=args.momentum, beta1=args.beta1, beta2=args.beta2, eps=args.eps,
+                         shuffle=args.shuffle, seed=args.seed)
 
 
 def run(args) -> int:
-    raise UnsupportedConfigError("'verify' is not implemented yet")
+    from coreml_updatable import _quiet
+
+    _quiet.import_backends()
+    from parity import verify
+
+    report = verify(args.source, args.data, options=options_from(args), epochs=args.epochs,
+                    batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
+                    progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.table())
+        if args.report:
+            print(f"wrote {args.report}/report.json and {args.report}/parity.png")
+    sys.stdout.flush()
+    return 0 if report.passed else 1
