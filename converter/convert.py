@@ -60,9 +60,11 @@ def _same_file(a: Path, b: Path) -> bool:
 def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = None,
                       input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
                       allow_unsafe: bool = False, override_unsupported: bool = False,
-                      report: ConversionReport | None = None) -> tuple[Model_pb2.Model, SourceFacts, SourceGraph]:
+                      report: ConversionReport | None = None,
+                      input_shapes: dict[str, tuple[int, ...]] | None = None,
+                      ) -> tuple[Model_pb2.Model, SourceFacts, SourceGraph]:
     """Read the source and map it to a plain (not updatable) Core ML spec: ``(spec, facts, graph)``."""
-    graph, registry = read_source(model_or_path, allow_unsafe=allow_unsafe)
+    graph, registry = read_source(model_or_path, allow_unsafe=allow_unsafe, input_shapes=input_shapes)
     spec, facts = _graph_to_spec(graph, registry=registry, input_names=input_names, output_names=output_names,
                                  class_labels=class_labels, report=report,
                                  override_unsupported=override_unsupported)
@@ -71,14 +73,16 @@ def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = Non
 
 def convert(model_or_path: Any, *, options: UpdateOptions | None = None, class_labels: Sequence | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-            allow_unsafe: bool = False) -> ConversionResult:
-    """Convert a Keras model (object or ``.keras``/``.h5`` path) into an updatable Core ML model."""
+            allow_unsafe: bool = False, input_shapes: dict[str, tuple[int, ...]] | None = None) -> ConversionResult:
+    """Convert a Keras model (object, ``.keras``/``.h5``) or an ONNX model (``.onnx``, ModelProto) into an
+    updatable Core ML model. ``input_shapes`` fixes an ONNX model's dynamic input dimensions."""
     options = options or UpdateOptions()
     labels = class_labels if class_labels is not None else options.class_labels
     report = ConversionReport()
     spec, facts, graph = to_inference_spec(
         model_or_path, class_labels=labels, input_names=input_names, output_names=output_names,
-        allow_unsafe=allow_unsafe, override_unsupported=options.override_unsupported, report=report)
+        allow_unsafe=allow_unsafe, override_unsupported=options.override_unsupported, report=report,
+        input_shapes=input_shapes)
     from transforms.pipeline import make_updatable  # the transforms' entry point
 
     spec = make_updatable(spec, facts, options, report)

@@ -14,8 +14,17 @@ KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 ONNX_SUFFIXES = (".onnx",)
 
 
-def read_source(source: Any, *, allow_unsafe: bool = False) -> tuple[SourceGraph, Registry]:
-    """The source graph and the mapper registry of its front end."""
+def read_source(source: Any, *, allow_unsafe: bool = False,
+                input_shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[SourceGraph, Registry]:
+    """The source graph and the mapper registry of its front end.
+
+    ``input_shapes`` fixes dynamic input dimensions of an ONNX model (Keras models have fixed shapes).
+    """
+    is_onnx = (isinstance(source, (str, Path)) and Path(source).suffix.lower() in ONNX_SUFFIXES) \
+        or type(source).__module__.startswith("onnx")
+    if input_shapes and not is_onnx:
+        raise BadInputError("input shapes can only be fixed for ONNX models; Keras models declare theirs",
+                            fix="drop --input-shape")
     if isinstance(source, (str, Path)):
         suffix = Path(source).suffix.lower()
         if suffix in ONNX_SUFFIXES:
@@ -23,7 +32,7 @@ def read_source(source: Any, *, allow_unsafe: bool = False) -> tuple[SourceGraph
                 raise UnsupportedModelError("the ONNX front end is not available yet", where=str(source),
                                             fix="convert the Keras model instead")
             from .onnx.reader import read_onnx  # the ONNX front end's entry point
-            return read_onnx(source), ONNX
+            return read_onnx(source, input_shapes=input_shapes), ONNX
         if suffix not in KERAS_SUFFIXES and not Path(source).is_dir():
             raise BadInputError(f"unknown model file suffix '{suffix}'", where=str(source),
                                 fix="pass a Keras (.keras, .h5) or ONNX (.onnx) model")
@@ -31,7 +40,7 @@ def read_source(source: Any, *, allow_unsafe: bool = False) -> tuple[SourceGraph
         return read_keras(source, allow_unsafe=allow_unsafe), KERAS
     if type(source).__module__.startswith("onnx"):
         from .onnx.reader import read_onnx
-        return read_onnx(source), ONNX
+        return read_onnx(source, input_shapes=input_shapes), ONNX
     import keras
 
     if isinstance(source, keras.Model):

@@ -13,6 +13,8 @@ def markdown(registry: Registry) -> str:
     title = {"keras": "Keras layer", "onnx": "ONNX op"}.get(registry.name, "Source")
     lines = [f"| {title} | Core ML layer(s) | Notes |", "|---|---|---|"]
     for e in registry.entries():
+        if e.kind.startswith("Onnx"):   # the ONNX front end's internal graph-input/output kinds
+            continue
         lines.append(f"| `{e.kind}` | {e.coreml} | {e.notes} |")
     return "\n".join(lines)
 
@@ -28,7 +30,8 @@ def tables(names: list[str] | None = None) -> str:
         if name == "onnx" and importlib.util.find_spec("converter.onnx") is None:
             continue
         label = {"keras": "Keras layer types", "onnx": "ONNX op types"}[name]
-        parts.append(f"### {len(registry.kinds())} {label}\n\n{markdown(registry)}\n")
+        count = len([k for k in registry.kinds() if not k.startswith("Onnx")])
+        parts.append(f"### {count} {label}\n\n{markdown(registry)}\n")
     return "\n".join(parts)
 
 

@@ -78,7 +78,8 @@ def onnx_batch(images: np.ndarray, graph: Any) -> np.ndarray:
     if len(shape) == 3 and axes == (0, 1, 2):                 # an NCHW model
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     if int(np.prod(x.shape[1:])) != int(np.prod(shape)):
-        raise BadInputError(f"images of shape {x.shape[1:]} do not fit the ONNX input (N, {shape})",
+        expected = ", ".join(map(str, shape))
+        raise BadInputError(f"images of shape {x.shape[1:]} do not fit the ONNX input (N, {expected})",
                             fix="use data with the model's input size")
     return x.reshape((len(x), *shape))
 

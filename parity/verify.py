@@ -55,17 +55,32 @@ def expected_trainable(keras_model: Any, options: Any | None, coreml_names: dict
 def verify(source: str | Path, data: str | Path | D.Dataset, *, options: Any | None = None,
            epochs: int | None = None, batch_size: int | None = None, limit: int | None = None,
            report_dir: str | Path | None = None, tolerances: Tolerances = DEFAULT,
-           progress: bool = False) -> ParityReport:
-    """Convert the Keras model at ``source`` with ``options``, then :func:`verify_pair` it."""
+           progress: bool = False, reference: str | Path | None = None,
+           input_shapes: dict[str, tuple[int, ...]] | None = None) -> ParityReport:
+    """Convert the model at ``source`` with ``options``, then :func:`verify_pair` it against Keras.
+
+    A Keras source is its own training reference. An ONNX source is checked against onnxruntime, and
+    trained against ``reference`` (the Keras model it was exported from) when one is given: then the
+    result is a ParityReport; without one, the forward figures (training parity needs a reference).
+    """
     import keras
 
     from .convert_hook import convert_keras
 
     path = Path(source)
+    if path.suffix.lower() == ".onnx":
+        from .onnx_verify import verify_onnx
+
+        return verify_onnx(path, data, reference=reference, options=options, epochs=epochs,
+                           batch_size=batch_size, limit=limit, report_dir=report_dir, tolerances=tolerances,
+                           progress=progress, input_shapes=input_shapes)
     if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
         raise UnsupportedModelError(
-            f"verify trains the source model on Keras, so it needs a Keras model, not '{path.suffix}'",
-            where=str(path), fix="pass a .keras or .h5 model (ONNX models can be converted but not verified)")
+            f"verify needs a Keras (.keras, .h5) or ONNX (.onnx) model, not '{path.suffix}'",
+            where=str(path), fix="pass a .keras, .h5 or .onnx model")
+    if reference is not None or input_shapes:
+        raise BadInputError("--reference and --input-shape are for ONNX sources; a Keras model is its own "
+                            "reference", where=str(path), fix="drop them")
     if not path.exists():
         raise BadInputError("no such model file", where=str(path), fix="check the path")
     dataset = data if isinstance(data, D.Dataset) else D.load(data)  # fail on bad data before converting

@@ -43,6 +43,8 @@ def add_arguments(parser) -> None:
                    "or a comma-separated list")
     g.add_argument("--input-name", metavar="NAME[,NAME]", help="rename the model input(s)")
     g.add_argument("--output-name", metavar="NAME[,NAME]", help="rename the model output(s)")
+    g.add_argument("--input-shape", action="append", default=[], metavar="NAME=D1,D2,...",
+                   help="ONNX only: fix an input's dynamic dimensions after the batch axis, e.g. image=1,28,28")
     g = parser.add_argument_group("safety and limits")
     g.add_argument("--allow-unsafe-code", action="store_true",
                    help="load models that carry Python code (Lambda, custom layers): only for trusted files")
@@ -113,8 +115,14 @@ def run(args) -> int:
         override_unsupported=args.override_unsupported)
     if args.loss_output:
         options.loss_output = args.loss_output
+    input_shapes = None
+    if args.input_shape:
+        from converter.onnx.shapes import parse_input_shapes
+
+        input_shapes = parse_input_shapes(args.input_shape)
     result = convert(args.source, options=options, input_names=_names(args.input_name),
-                     output_names=_names(args.output_name), allow_unsafe=args.allow_unsafe_code)
+                     output_names=_names(args.output_name), allow_unsafe=args.allow_unsafe_code,
+                     input_shapes=input_shapes)
     result.save(args.output, force=args.force)
     summary = _summary(result.spec)
     if args.json_report:

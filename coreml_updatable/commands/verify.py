@@ -11,7 +11,12 @@ import sys
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("source", help="a Keras model (.keras / .h5)")
+    parser.add_argument("source", help="a Keras model (.keras / .h5) or an ONNX model (.onnx)")
+    parser.add_argument("--reference", metavar="MODEL.keras",
+                        help="ONNX sources: the Keras model it was exported from, to train against "
+                             "(without it, only the forward pass is checked, against onnxruntime)")
+    parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=D1,D2,...",
+                        help="ONNX sources: fix an input's dynamic dimensions after the batch axis")
     parser.add_argument("--data", required=True,
                         help="a Keras-layout .npz (e.g. ../shared/data/mnist/mnist.npz), a folder of IDX files "
                              "(train-images-idx3-ubyte[.gz], ...), or keras:mnist / keras:fashion_mnist")
@@ -50,9 +55,25 @@ def run(args) -> int:
     _quiet.import_backends()
     from parity import verify
 
+    input_shapes = None
+    if args.input_shape:
+        from converter.onnx.shapes import parse_input_shapes
+
+        input_shapes = parse_input_shapes(args.input_shape)
     report = verify(args.source, args.data, options=options_from(args), epochs=args.epochs,
                     batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, reference=args.reference, input_shapes=input_shapes)
+    if not hasattr(report, "table"):      # an ONNX model without a Keras reference: forward figures only
+        figures = report.as_dict()
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        else:
+            verdict = "PASSED" if report.passed else "FAILED"
+            print(f"forward parity vs onnxruntime: max |diff| {report.max_abs:.3g} over {report.examples} test "
+                  f"examples (tolerance {report.tolerance:g}): {verdict}")
+            for note in report.notes:
+                print(f"note: {note}")
+        return 0 if report.passed else 1
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -35,11 +35,15 @@ def test_verify_bundled_lenet_passes(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert elapsed < 120, f"verify took {elapsed:.0f} s; CI allows two minutes"
 
 
-def test_verify_refuses_onnx_and_missing_files(tmp_path: Path) -> None:
+def test_verify_refuses_other_formats_and_missing_files(tmp_path: Path) -> None:
     from parity import verify
 
-    with pytest.raises(UnsupportedModelError, match=r"needs a Keras model, not '.onnx'.*Fix: pass a .keras"):
+    with pytest.raises(UnsupportedModelError, match=r"needs a Keras \(.keras, .h5\) or ONNX \(.onnx\) model, not '.pb'"):
+        verify(tmp_path / "m.pb", MNIST)
+    with pytest.raises(BadInputError, match="no such model file"):
         verify(tmp_path / "m.onnx", MNIST)
+    with pytest.raises(BadInputError, match="--reference and --input-shape are for ONNX sources"):
+        verify(ROOT / "fixtures" / "lenet.keras", MNIST, reference=ROOT / "fixtures" / "lenet.keras")
     with pytest.raises(BadInputError, match="no such model file"):
         verify(tmp_path / "m.keras", MNIST)
 

@@ -1,0 +1,116 @@
+"""The committed ONNX fixtures (Keras export, tf2onnx, PyTorch): conversion, forward parity against
+onnxruntime, updatable layers, and training parity of the Keras-exported LeNet against its original."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coreml_updatable.errors import CoreMLUpdatableError, UnsupportedConfigError
+
+REPO = Path(__file__).resolve().parents[3]
+FIX = REPO / "fixtures" / "onnx"
+LENET = FIX / "lenet_keras.onnx"
+MNIST = REPO.parent / "shared" / "data" / "mnist" / "mnist.npz"
+
+
+def _mnist_test() -> np.ndarray:
+    with np.load(MNIST) as d:
+        return (d["x_test"].astype(np.float32) / 255.0)[..., None]
+
+
+@pytest.mark.parametrize("name,shape", [("small_tf2onnx", (12, 12, 1)), ("torch_resnet", (1, 16, 16)),
+                                        ("torch_mlp", (1, 8, 8)), ("lenet_keras", (28, 28, 1))])
+def test_fixture_forward_parity(name, shape):
+    from converter.convert import to_inference_spec
+    from parity.onnx_forward import forward_parity
+
+    path = FIX / f"{name}.onnx"
+    spec, _, graph = to_inference_spec(str(path))
+    x = np.random.RandomState(0).uniform(0, 1, (16,) + shape).astype(np.float32)
+    figures = forward_parity(path, spec, graph, x)
+    assert figures.passed and figures.max_abs <= 1e-5, figures.as_dict()
+
+
+def test_lenet_from_keras_export_is_updatable_and_valid(tmp_path, capsys):
+    from converter.convert import convert
+    from coreml_updatable.cli import main
+    from parity.onnx_forward import forward_parity
+
+    result = convert(str(LENET))
+    layers = result.spec.neuralNetwork.layers
+    updatable = [layer.WhichOneof("layer") for layer in layers if layer.isUpdatable]
+    assert updatable == ["convolution"] * 2 + ["innerProduct"] * 2
+    kinds = [layer.WhichOneof("layer") for layer in layers]
+    assert "reshape" not in kinds and "permute" not in kinds and kinds.count("flatten") == 1
+    assert result.spec.description.input[0].type.multiArrayType.shape == [1, 28, 28]
+    out = result.save(tmp_path / "lenet.mlmodel")
+    assert main(["validate", str(out)]) == 0
+    figures = forward_parity(LENET, result.spec, result.graph, _mnist_test())
+    assert figures.examples == 10000 and figures.max_abs <= 1e-5
+
+
+def test_cli_convert_onnx(tmp_path, capsys):
+    from coreml_updatable.cli import main
+
+    out = tmp_path / "m.mlmodel"
+    assert main(["convert", str(FIX / "small_tf2onnx.onnx"), "-o", str(out), "--updatable", "last:2"]) == 0
+    text = capsys.readouterr().out
+    assert out.exists() and "ONNX has no trainable flags" in text and "small_1/probs_1/MatMul" in text
+
+
+def test_resnet_default_policy_trains_what_the_loss_reaches():
+    from converter.convert import convert
+    from transforms.options import UpdateOptions
+
+    result = convert(str(FIX / "torch_resnet.onnx"))
+    assert [layer.name for layer in result.spec.neuralNetwork.layers if layer.isUpdatable] == ["/8/Gemm"]
+    with pytest.raises(CoreMLUpdatableError, match="does not support backpropagation"):
+        convert(str(FIX / "torch_resnet.onnx"), options=UpdateOptions(updatable="all"))
+
+
+def test_log_softmax_output_leaves_nothing_trainable():
+    from converter.convert import convert
+
+    with pytest.raises(UnsupportedConfigError, match="none of the layers are updatable"):
+        convert(str(FIX / "torch_mlp.onnx"))
+
+
+def test_verify_onnx_without_reference_is_forward_only():
+    from coreml_updatable import data as D
+    from parity.onnx_verify import verify_onnx
+
+    ds = D.load(MNIST).limit(100)
+    figures = verify_onnx(LENET, ds)
+    assert figures.passed and figures.max_abs <= 1e-5
+    assert any("needs a reference" in n for n in figures.notes)
+
+
+def test_verify_onnx_against_the_keras_original(tmp_path):
+    from coreml_updatable import data as D
+    from parity.onnx_verify import verify_onnx
+
+    ds = D.load(MNIST)
+    report = verify_onnx(LENET, ds, reference=REPO / "fixtures" / "lenet.keras", epochs=1, batch_size=32,
+                         limit=320, report_dir=tmp_path)
+    assert report.passed, report.table()
+    names = [c.name for c in report.checks]
+    assert names[0] == "forward vs onnxruntime" and "lockstep losses" in names
+    assert (tmp_path / "report.json").exists()
+
+
+def test_torch_export_on_the_fly(tmp_path):
+    torch = pytest.importorskip("torch")
+    from converter.convert import to_inference_spec
+    from parity.onnx_forward import forward_parity
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, stride=2, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ELU(),
+                              torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(16, 3), torch.nn.Softmax(1))
+    net.eval()
+    path = tmp_path / "t.onnx"
+    torch.onnx.export(net, (torch.zeros(1, 2, 8, 8),), str(path), input_names=["x"], output_names=["p"],
+                      dynamic_axes={"x": {0: "N"}, "p": {0: "N"}}, opset_version=17, dynamo=False)
+    spec, _, graph = to_inference_spec(str(path))
+    x = np.random.RandomState(1).normal(size=(5, 2, 8, 8)).astype(np.float32)
+    assert forward_parity(path, spec, graph, x).max_abs <= 1e-5
