@@ -74,6 +74,11 @@ def to_backend(array: np.ndarray, feature: Feature) -> np.ndarray:
         fix="declare the input as [C] or [C, H, W]")
 
 
+def backend_shape(feature: Feature) -> tuple[int, ...]:
+    """The backend (H, W, C) shape of one example of a tensor feature."""
+    return to_backend(np.zeros((1, *feature.shape), np.float32), feature).shape[1:]
+
+
 def from_backend(array: np.ndarray, feature: Feature | None) -> np.ndarray:
     """Backend ``(N, H, W, C)`` -> Core ML layout: ``(N, C)`` for vectors, ``(N, C, H, W)`` otherwise."""
     array = np.asarray(array)

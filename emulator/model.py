@@ -31,7 +31,10 @@ class Model:
         self.inputs = [F.describe(fd) for fd in desc.input]
         self.outputs = [F.describe(fd) for fd in desc.output]
         self.training_inputs = [F.describe(fd) for fd in desc.trainingInput]
-        self.network = Network(self.nn, [f.name for f in self.inputs], preprocessors(spec, self.nn))
+        shapes = {f.name: F.backend_shape(f) for f in self.inputs if f.is_tensor and len(f.shape) in (1, 3)}
+        protected = {f.name for f in self.outputs} | {getattr(self.nn, "labelProbabilityLayerName", "")} - {""}
+        self.network = Network(self.nn, [f.name for f in self.inputs], preprocessors(spec, self.nn),
+                               input_shapes=shapes, protected=protected)
         self.class_labels: list | None = None
         if self.kind == "neuralNetworkClassifier":
             which = self.nn.WhichOneof("ClassLabels")
@@ -102,8 +105,7 @@ class Model:
             names = [f.name for f in self.inputs if f.is_tensor]
             wanted = self.network_outputs()
             params = self.network.constant_params()
-            shapes = {f.name: F.to_backend(np.zeros((1, *f.shape), np.float32), f).shape[1:]
-                      for f in self.inputs if f.is_tensor}
+            shapes = {f.name: F.backend_shape(f) for f in self.inputs if f.is_tensor}
             signature = [tf.TensorSpec((None, *shapes[n]), tf.float32) for n in names]
 
             @tf.function(input_signature=signature, autograph=False)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from coreml_updatable.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 
+from . import layout_plan
 from .layers import OPS, layer_kind
 
 Params = dict[str, dict[str, Any]]
@@ -21,7 +22,10 @@ class Network:
     """
 
     def __init__(self, nn: Any, input_names: Iterable[str],
-                 preprocess: Mapping[str, Callable[[tf.Tensor], tf.Tensor]] | None = None) -> None:
+                 preprocess: Mapping[str, Callable[[tf.Tensor], tf.Tensor]] | None = None, *,
+                 input_shapes: Mapping[str, tuple[int, ...]] | None = None, protected: Iterable[str] = ()) -> None:
+        """``input_shapes``: backend (H, W, C) shape per input, which lets the layout plan look at shapes;
+        ``protected``: blobs callers read (model outputs), whose layout must stay Core ML's."""
         self.layers = list(nn.layers)
         self.input_names = list(input_names)
         self.preprocess = dict(preprocess or {})   # input name -> image preprocessing (scaler, mean)
@@ -46,7 +50,24 @@ class Network:
             if impl.params is not None:
                 self.params[layer.name] = impl.params(layer)
         self.by_name = {layer.name: layer for layer in self.layers}
+        self.plan = layout_plan.FlattenPlan()     # empty while the shapes are measured
+        self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
+        for name in self.plan.row_orders:
+            self.params[name] = self.plan.to_backend(name, self.params[name])
 
+    def _flatten_input_shapes(self, input_shapes: Mapping[str, tuple[int, ...]] | None):
+        """A lookup of the backend shape of each flatten's input, from one forward pass on zeros."""
+        flattens = [l for l in self.layers if layer_kind(l) == "flatten"]
+        if not flattens or not input_shapes:
+            return lambda name: None
+        feeds = {k: tf.zeros((1, *shape)) for k, shape in input_shapes.items()}
+        blobs = self.forward(feeds, self.constant_params(), [l.input[0] for l in flattens])
+        shapes = {l.name: tuple(int(s) for s in blobs[l.input[0]].shape[1:]) for l in flattens}
+        return shapes.get
+
+    def layer_params(self, name: str) -> dict[str, np.ndarray]:
+        """A layer's weights in its op's layout (see emulator/layers), whatever the layout plan did."""
+        return self.plan.to_spec_layout(name, self.params[name])
     def needed_layers(self, outputs: Iterable[str]) -> list[int]:
         """Indices (in order) of the layers the given blobs depend on."""
         need, stack = set(), list(outputs)
@@ -71,6 +92,10 @@ class Network:
                                        for k, v in feeds.items()}
         for i in self.needed_layers(outputs):
             layer = self.layers[i]
+            if layer.name in self.plan.hwc_flattens:   # its order lives in the next weights (layout_plan)
+                x = blobs[layer.input[0]]
+                blobs[layer.output[0]] = tf.reshape(x, [-1, 1, 1, int(np.prod(x.shape[1:]))])
+                continue
             impl = OPS[layer_kind(layer)]
             results = impl.forward(layer, [blobs[name] for name in layer.input], params.get(layer.name, {}))
             for name, value in zip(layer.output, results):

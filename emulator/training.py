@@ -28,6 +28,9 @@ from .spec_io import save_spec
 log = logging.getLogger(__name__)
 
 UPDATABLE_TYPES = ("convolution", "innerProduct")
+STEPS_PER_CALL = 16
+"""Mini-batches trained per compiled graph call (a ``tf.while_loop``, strictly one after another).
+Their events are delivered when the call returns; a larger value saves Python dispatch per step."""
 
 
 @dataclass
@@ -185,7 +188,7 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
     params = model.network.constant_params()
     variables: dict[str, dict[str, tf.Variable]] = {}
     for layer in trainable:
-        variables[layer.name] = {k: tf.Variable(v, name=f"{layer.name}_{k}")
+        variables[layer.name] = {k: tf.Variable(v, name=f"{layer.name}_{k}")     # the planned layout
                                  for k, v in model.network.params[layer.name].items()}
         params[layer.name] = variables[layer.name]
     var_list = [v for layer_vars in variables.values() for v in layer_vars.values()]
@@ -194,7 +197,6 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
     y = tf.constant(target)
     network = model.network
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)], autograph=False)
     def train_step(idx):
         batch = {k: tf.gather(v, idx) for k, v in x.items()}
         with tf.GradientTape() as tape:
@@ -202,6 +204,18 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
             value = losses.compute(loss, out, tf.gather(y, idx), conventions)
         optimizer.apply(tape.gradient(value, var_list))
         return value
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)], autograph=False)
+    def train_steps(indices):
+        """One mini-batch per row of ``indices`` (K, B), in order; returns the K losses."""
+        count = tf.shape(indices)[0]
+
+        def body(k, values):
+            return k + 1, values.write(k, train_step(indices[k]))
+
+        _, values = tf.while_loop(lambda k, _: k < count, body,
+                                  [tf.constant(0), tf.TensorArray(tf.float32, size=count)])
+        return values.stack()
 
     orders = batch_orders(n, settings.epochs, settings.shuffle, settings.seed, conventions)
     per_epoch = batches_per_epoch(n, settings.batch_size, conventions)
@@ -214,15 +228,15 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
     all_losses = []
     bsz = settings.batch_size
     for epoch, order in enumerate(orders):
-        order32 = order.astype(np.int32)
         epoch_losses = np.empty(per_epoch, dtype=np.float64)
-        for b in range(per_epoch):
-            value = float(train_step(tf.constant(order32[b * bsz:(b + 1) * bsz])))
-            if not math.isfinite(value):
-                raise TrainingDivergedError(epoch=epoch + 1, batch=b + 1, loss=value)
-            epoch_losses[b] = value
-            emit(TrainingEvent("mini_batch_end", epoch, b, value, epochs=settings.epochs,
-                               batches_per_epoch=per_epoch))
+        for first, chunk in _chunks(order.astype(np.int32), bsz, per_epoch):
+            values = train_steps(tf.constant(chunk)).numpy()
+            for b, value in enumerate(values.tolist(), start=first):
+                if not math.isfinite(value):
+                    raise TrainingDivergedError(epoch=epoch + 1, batch=b + 1, loss=value)
+                epoch_losses[b] = value
+                emit(TrainingEvent("mini_batch_end", epoch, b, value, epochs=settings.epochs,
+                                   batches_per_epoch=per_epoch))
         all_losses.append(epoch_losses)
         emit(TrainingEvent("epoch_end", epoch, per_epoch - 1, float(epoch_losses[-1]),
                            float(epoch_losses.mean()), settings.epochs, per_epoch))
@@ -231,12 +245,26 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
     new_spec.CopyFrom(model.spec)
     for layer in getattr(new_spec, model.kind).layers:
         if layer.name in variables:
-            OPS[layer_kind(layer)].write_back(layer, {k: v.numpy() for k, v in variables[layer.name].items()})
+            values = {k: v.numpy() for k, v in variables[layer.name].items()}
+            OPS[layer_kind(layer)].write_back(layer, model.network.plan.to_spec_layout(layer.name, values))
     result = UpdateResult(Model(new_spec), settings, conventions.describe(), all_losses, orders,
                           time.perf_counter() - started)
     emit(TrainingEvent("training_end", settings.epochs - 1, per_epoch - 1, result.epoch_losses[-1],
                        result.epoch_mean_losses[-1], settings.epochs, per_epoch))
     return result
+
+
+def _chunks(order: np.ndarray, batch_size: int, per_epoch: int):
+    """(index of the first mini-batch, (K, B) example indices) for every graph call of one epoch.
+
+    Full mini-batches go STEPS_PER_CALL at a time; a kept partial last batch goes alone, at its size.
+    """
+    full = min(per_epoch, len(order) // batch_size)
+    rows = order[:full * batch_size].reshape(full, batch_size)
+    for first in range(0, full, STEPS_PER_CALL):
+        yield first, rows[first:first + STEPS_PER_CALL]
+    if per_epoch > full:
+        yield full, order[full * batch_size:][None, :]
 
 
 def _emitter(callbacks: list[Callback]):

@@ -135,7 +135,7 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     for p in pairs:
         lf = LayerFigures(p.coreml, p.keras, p.kind, p.coreml in updatable, p.keras in trainable)
         lf.initial_max_abs = max_abs(initial[p.keras],
-                                     coreml_weights(cm.network.params[p.coreml], p.kind, orders[p.coreml]))
+                                     coreml_weights(cm.network.layer_params(p.coreml), p.kind, orders[p.coreml]))
         report.layers.append(lf)
     C.layers_before(report, t)
     k_out = FW.keras_outputs(keras_model, xk_test)
@@ -170,7 +170,7 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     else:
         for lf in report.layers:
             lf.lockstep_rel = max_rel(keras_weights(side.layer(lf.keras)),
-                                      coreml_weights(probe.model.network.params[lf.coreml], lf.kind, orders[lf.coreml]))
+                                      coreml_weights(probe.model.network.layer_params(lf.coreml), lf.kind, orders[lf.coreml]))
         C.lockstep_weights(report, t)
 
     # ------------------------------------------------ 3. the whole run
@@ -195,8 +195,8 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
         keras_changed = [name for name, v in keras_frozen.items()
                          if not np.array_equal(v, np.asarray(_variable(side, name)))]
         for lf in report.layers:
-            c_now = coreml_weights(run.model.network.params[lf.coreml], lf.kind, orders[lf.coreml])
-            c_then = coreml_weights(cm.network.params[lf.coreml], lf.kind, orders[lf.coreml])
+            c_now = coreml_weights(run.model.network.layer_params(lf.coreml), lf.kind, orders[lf.coreml])
+            c_then = coreml_weights(cm.network.layer_params(lf.coreml), lf.kind, orders[lf.coreml])
             lf.final_rel = max_rel(keras_weights(side.layer(lf.keras)), c_now)
             lf.changed_coreml = max_abs(c_now, c_then) > 0
             lf.changed_keras = max_abs(keras_weights(side.layer(lf.keras)), initial[lf.keras]) > 0
