@@ -1,6 +1,7 @@
 """Helpers shared by the CLI commands (argument checks, picking a model's image input and target)."""
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -43,17 +44,36 @@ def class_target(model) -> str:
     return loss.target
 
 
+def add_hyperparameters(group, *, epochs_and_batch: bool = True) -> None:
+    """--learning-rate, --momentum, --beta1, --beta2, --eps, --shuffle/--no-shuffle, --seed
+    (and --epochs, --batch-size unless the command defines them itself)."""
+    if epochs_and_batch:
+        group.add_argument("--epochs", type=int)
+        group.add_argument("--batch-size", type=int)
+    group.add_argument("--learning-rate", type=float)
+    group.add_argument("--momentum", type=float, help="SGD only")
+    group.add_argument("--beta1", type=float, help="Adam only")
+    group.add_argument("--beta2", type=float, help="Adam only")
+    group.add_argument("--eps", type=float, help="Adam only")
+    group.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=None)
+    group.add_argument("--seed", type=int)
+
+
 def add_training_overrides(parser) -> None:
-    g = parser.add_argument_group("per-run overrides (checked against the model's allowed values)")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--learning-rate", type=float)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--momentum", type=float, help="SGD only")
-    g.add_argument("--beta1", type=float, help="Adam only")
-    g.add_argument("--beta2", type=float, help="Adam only")
-    g.add_argument("--eps", type=float, help="Adam only")
-    g.add_argument("--shuffle", action=__import__("argparse").BooleanOptionalAction, default=None)
-    g.add_argument("--seed", type=int)
+    add_hyperparameters(parser.add_argument_group("per-run overrides (checked against the model's allowed values)"))
+
+
+def add_input_shape(parser) -> None:
+    parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=D1,D2,...",
+                        help="ONNX only: fix an input's dynamic dimensions after the batch axis, e.g. image=1,28,28")
+
+
+def input_shapes_from(args) -> dict | None:
+    if not args.input_shape:
+        return None
+    from converter.onnx.shapes import parse_input_shapes
+
+    return parse_input_shapes(args.input_shape)
 
 
 def overrides_from(args) -> dict:

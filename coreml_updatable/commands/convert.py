@@ -4,11 +4,12 @@ A thin face over :func:`converter.convert.convert`; prints the conversion report
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from coreml_updatable.errors import BadInputError
+
+from ._common import add_hyperparameters, add_input_shape, input_shapes_from
 
 INT_PARAMS = ("batch_size", "epochs", "miniBatchSize")
 
@@ -27,15 +28,7 @@ def add_arguments(parser) -> None:
     g.add_argument("--target-name", metavar="NAME", help="the training target's feature name")
     g = parser.add_argument_group("update parameters (default: the source's compile config, else defaults)")
     g.add_argument("--optimizer", choices=("adam", "sgd"))
-    g.add_argument("--learning-rate", type=float)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--momentum", type=float, help="SGD")
-    g.add_argument("--beta1", type=float, help="Adam")
-    g.add_argument("--beta2", type=float, help="Adam")
-    g.add_argument("--eps", type=float, help="Adam")
-    g.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=None)
-    g.add_argument("--seed", type=int)
+    add_hyperparameters(g)
     g.add_argument("--allow", action="append", default=[], metavar="NAME=MIN:MAX|NAME=V1,V2",
                    help="values a run may override on device, e.g. learning-rate=0.0001:0.1 or batch-size=16,32")
     g = parser.add_argument_group("interface")
@@ -43,8 +36,7 @@ def add_arguments(parser) -> None:
                    "or a comma-separated list")
     g.add_argument("--input-name", metavar="NAME[,NAME]", help="rename the model input(s)")
     g.add_argument("--output-name", metavar="NAME[,NAME]", help="rename the model output(s)")
-    g.add_argument("--input-shape", action="append", default=[], metavar="NAME=D1,D2,...",
-                   help="ONNX only: fix an input's dynamic dimensions after the batch axis, e.g. image=1,28,28")
+    add_input_shape(g)
     g = parser.add_argument_group("safety and limits")
     g.add_argument("--allow-unsafe-code", action="store_true",
                    help="load models that carry Python code (Lambda, custom layers): only for trusted files")
@@ -115,14 +107,9 @@ def run(args) -> int:
         override_unsupported=args.override_unsupported)
     if args.loss_output:
         options.loss_output = args.loss_output
-    input_shapes = None
-    if args.input_shape:
-        from converter.onnx.shapes import parse_input_shapes
-
-        input_shapes = parse_input_shapes(args.input_shape)
     result = convert(args.source, options=options, input_names=_names(args.input_name),
                      output_names=_names(args.output_name), allow_unsafe=args.allow_unsafe_code,
-                     input_shapes=input_shapes)
+                     input_shapes=input_shapes_from(args))
     result.save(args.output, force=args.force)
     summary = _summary(result.spec)
     if args.json_report:

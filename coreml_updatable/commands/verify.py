@@ -5,9 +5,10 @@ Exit status 0 only when every parity figure is within its tolerance (see ``parit
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+
+from ._common import add_hyperparameters, add_input_shape, input_shapes_from
 
 
 def add_arguments(parser) -> None:
@@ -15,8 +16,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reference", metavar="MODEL.keras",
                         help="ONNX sources: the Keras model it was exported from, to train against "
                              "(without it, only the forward pass is checked, against onnxruntime)")
-    parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=D1,D2,...",
-                        help="ONNX sources: fix an input's dynamic dimensions after the batch axis")
+    add_input_shape(parser)
     parser.add_argument("--data", required=True,
                         help="a Keras-layout .npz (e.g. ../shared/data/mnist/mnist.npz), a folder of IDX files "
                              "(train-images-idx3-ubyte[.gz], ...), or keras:mnist / keras:fashion_mnist")
@@ -31,13 +31,7 @@ def add_arguments(parser) -> None:
                    help="which layers to make updatable: trainable (default), all, last:N, NAME,NAME, re:PATTERN")
     g.add_argument("--loss", choices=("auto", "cce", "mse"), default="auto")
     g.add_argument("--optimizer", choices=("adam", "sgd"))
-    g.add_argument("--learning-rate", type=float)
-    g.add_argument("--momentum", type=float, help="SGD only")
-    g.add_argument("--beta1", type=float, help="Adam only")
-    g.add_argument("--beta2", type=float, help="Adam only")
-    g.add_argument("--eps", type=float, help="Adam only")
-    g.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=None)
-    g.add_argument("--seed", type=int)
+    add_hyperparameters(g, epochs_and_batch=False)
 
 
 def options_from(args):
@@ -55,14 +49,9 @@ def run(args) -> int:
     _quiet.import_backends()
     from parity import verify
 
-    input_shapes = None
-    if args.input_shape:
-        from converter.onnx.shapes import parse_input_shapes
-
-        input_shapes = parse_input_shapes(args.input_shape)
     report = verify(args.source, args.data, options=options_from(args), epochs=args.epochs,
                     batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
-                    progress=not args.no_progress, reference=args.reference, input_shapes=input_shapes)
+                    progress=not args.no_progress, reference=args.reference, input_shapes=input_shapes_from(args))
     if not hasattr(report, "table"):      # an ONNX model without a Keras reference: forward figures only
         figures = report.as_dict()
         if args.json:
