@@ -36,7 +36,8 @@ def run(spec: Any, ctx: Any) -> None:
     if blob not in prod:
         raise BadInputError(f"output '{blob}' is not produced by any layer, so no loss can be attached to it",
                             where=f"output '{blob}'", fix="attach the loss to a layer output")
-    loss = _loss_kind(opts, facts, S.kind(nn.layers[prod[blob]]))
+    producer = "softmax" if _log_over_softmax(nn, blob) is not None else S.kind(nn.layers[prod[blob]])
+    loss = _loss_kind(opts, facts, producer)
     if nn.updateParams.lossLayers or desc.trainingInput:
         ctx.report.add(stage=NAME, action="note", subject="loss", reason="the existing loss and training inputs "
                                                                           "were replaced")
@@ -122,6 +123,7 @@ def _prepare_cce(spec: Any, nn: Any, blob: str, feature: Any, ctx: Any) -> None:
         ctx.report.add(stage=NAME, action="note", subject="label_smoothing",
                        reason=f"ignored ({facts.label_smoothing}): Core ML has no label smoothing")
     _check_vector(feature, ctx.blob_shapes.get(blob), blob)
+    _drop_log_after_softmax(nn, blob, ctx)
     prod = S.producers(nn)
     index = prod[blob]
     producer = S.kind(nn.layers[index])
@@ -150,6 +152,39 @@ def _prepare_cce(spec: Any, nn: Any, blob: str, feature: Any, ctx: Any) -> None:
     ctx.report.add(stage=NAME, action="added", subject=name,
                    reason=f"softmax: Core ML's cross-entropy reads probabilities ({why}); output '{blob}' now "
                           "gives probabilities")
+
+
+def _log_over_softmax(nn: Any, blob: str) -> tuple[int, int] | None:
+    """(log layer, softmax layer) indices when ``blob`` is log(softmax(x)) (a LogSoftmax output), else None."""
+    prod = S.producers(nn)
+    log = nn.layers[prod[blob]] if blob in prod else None
+    if log is None or S.kind(log) != "unary" or log.unary.type != log.unary.LOG or log.unary.shift != 0 \
+            or log.unary.scale not in (0.0, 1.0):
+        return None
+    source = prod.get(log.input[0])
+    if source is None or S.kind(nn.layers[source]) != "softmax":
+        return None
+    return prod[blob], source
+
+
+def _drop_log_after_softmax(nn: Any, blob: str, ctx: Any) -> None:
+    """A LogSoftmax output (PyTorch's usual classifier head) becomes the softmax's probabilities.
+
+    Cross-entropy on softmax probabilities is exactly the negative log-likelihood of the log-softmax, so
+    training is unchanged; Core ML's cross-entropy reads probabilities, and a log layer would block it.
+    """
+    found = _log_over_softmax(nn, blob)
+    if found is None:
+        return
+    log_index, softmax_index = found
+    log = nn.layers[log_index]
+    probs = nn.layers[softmax_index].output[0]
+    del nn.layers[log_index]
+    S.rename_blob_everywhere(nn, probs, blob)
+    ctx.rename_blob(probs, blob)
+    ctx.report.add(stage=NAME, action="dropped", subject=log.name,
+                   reason=f"log after softmax: cross-entropy on the softmax equals NLL on the log-softmax; "
+                          f"output '{blob}' now gives probabilities, not log-probabilities")
 
 
 def _check_vector(feature: Any, shape: Any, blob: str) -> None:

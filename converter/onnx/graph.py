@@ -161,7 +161,8 @@ def _mark_trainable(layers: list[SourceLayer], outputs: set[str]) -> None:
     reach = set(outputs)
     for layer in reversed(layers):
         reached = any(t in reach for t in layer.outputs) or (layer.kind == "OnnxOutput")
-        passes = layer.kind in BACKPROP or (layer.kind == "Softmax" and set(layer.outputs) <= outputs)
+        # a softmax (or log-softmax, which attach_loss turns into one) feeding the output sits under the loss
+        passes = layer.kind in BACKPROP or (layer.kind in ("Softmax", "LogSoftmax") and set(layer.outputs) <= outputs)
         layer.trainable = layer.kind in WEIGHTED and reached and passes
         if reached and passes:
             reach.update(layer.inputs)

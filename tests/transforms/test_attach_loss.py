@@ -1,6 +1,7 @@
 """Pass attach_loss: loss choice, softmax after logits, targets, training inputs, refusals."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from tests.transforms.specs import make, mlp_builder, run_pass
 from coremltools.models import datatypes
@@ -128,3 +129,16 @@ def test_only_inputs_the_loss_needs_are_training_inputs():
     b.add_activation("r2", "RELU", "unused", "u")
     spec, _, _ = run_pass(attach_loss, b.spec, UpdateOptions(loss_output="y"))
     assert [f.name for f in spec.description.trainingInput] == ["x", "y_true"]
+
+
+def test_log_softmax_output_becomes_probabilities_under_cross_entropy():
+    b = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("logp", datatypes.Array(3))])
+    b.add_inner_product("fc", np.ones((3, 4), np.float32), None, 4, 3, False, "x", "z")
+    b.add_softmax("softmax", "z", "p")
+    b.add_unary("log", "p", "logp", mode="log")
+    spec, report, _ = run_pass(attach_loss, b.spec)
+    assert loss_of(spec) == ("categoricalCrossEntropyLossLayer", "logp", "logp_true")
+    layers = spec.neuralNetwork.layers
+    assert [layer.name for layer in layers] == ["fc", "softmax"] and layers[1].output[0] == "logp"
+    assert any(e.action == "dropped" and "not log-probabilities" in e.reason for e in report.entries)
+    assert violations(make(b.spec, updatable="all")[0]) == []

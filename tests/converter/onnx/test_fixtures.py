@@ -70,11 +70,23 @@ def test_resnet_default_policy_trains_what_the_loss_reaches():
         convert(str(FIX / "torch_resnet.onnx"), options=UpdateOptions(updatable="all"))
 
 
-def test_log_softmax_output_leaves_nothing_trainable():
+def test_log_softmax_head_trains_as_softmax_with_cross_entropy():
+    import emulator
+    import onnxruntime as ort
     from converter.convert import convert
+    from parity.onnx_forward import to_coreml_input
 
-    with pytest.raises(UnsupportedConfigError, match="none of the layers are updatable"):
-        convert(str(FIX / "torch_mlp.onnx"))
+    result = convert(str(FIX / "torch_mlp.onnx"))
+    nn = result.spec.neuralNetwork
+    assert [layer.name for layer in nn.layers if layer.isUpdatable]
+    assert not any(layer.WhichOneof("layer") == "unary" for layer in nn.layers)
+    assert any("not log-probabilities" in line for line in result.report.lines())
+    x = np.random.default_rng(0).random((5, 1, 8, 8)).astype(np.float32)
+    session = ort.InferenceSession(str(FIX / "torch_mlp.onnx"))
+    log_probs = session.run(None, {session.get_inputs()[0].name: x})[0]
+    model = emulator.load(result.spec)
+    probs = next(iter(model.predict(to_coreml_input(x, result.graph)).values()))
+    np.testing.assert_allclose(probs, np.exp(log_probs), atol=1e-6)
 
 
 def test_verify_onnx_without_reference_is_forward_only():
