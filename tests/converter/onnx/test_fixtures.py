@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import CoreMLUpdatableError, UnsupportedConfigError
+from coreml_updatable.errors import CoreMLUpdatableError
 
 REPO = Path(__file__).resolve().parents[3]
 FIX = REPO / "fixtures" / "onnx"
