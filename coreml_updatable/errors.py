@@ -77,6 +77,9 @@ class RuleViolation:
     message: str
     where: str = ""
     fix: str = ""
+    origin: str = "apple"
+    """'apple': Core ML's own validator refuses the model on device; 'coremltools' / 'project': a
+    stricter check of coremltools' builder or of this project (the device may accept the model)."""
 
     def __str__(self) -> str:
         head = f"[rule {self.rule}]" + (f" {self.where}:" if self.where else "")

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import BadInputError, TrainingDivergedError, UnsupportedConfigError
+from coreml_updatable.errors import BadInputError, TrainingDivergedError, UnsupportedConfigError, ValidationError
 
 from . import features as F
 from . import losses, optimizers, shuffle
@@ -104,6 +104,20 @@ def updatable_layers(model) -> list[Any]:
     return found
 
 
+def refuse_what_core_ml_refuses(spec) -> None:
+    """Raise ValidationError when Core ML's own validator would refuse to load ``spec`` for update.
+
+    Autodiff would train through anything; a device will not (e.g. a leaky ReLU between an updatable
+    layer and the loss). Only Apple's rules count here, not the stricter checks of coremltools or of
+    this project (``RuleViolation.origin``).
+    """
+    from transforms.validate import violations   # Core ML's rules, on specs only
+
+    refused = [v for v in violations(spec) if v.origin == "apple"]
+    if refused:
+        raise ValidationError(refused, context="Core ML would refuse to update this model on device: it")
+
+
 def _target_array(model, loss: losses.Loss, values: np.ndarray, n: int, n_classes: int) -> np.ndarray:
     """Class indices (int32, (N,)) for cross-entropy; a backend-layout float array for MSE."""
     if loss.kind == "mse":
@@ -179,6 +193,7 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
 
     started = time.perf_counter()
     trainable = updatable_layers(model)
+    refuse_what_core_ml_refuses(model.spec)
     settings = resolve(model.nn.updateParams, {k: v for k, v in overrides.items() if v is not None})
     loss = losses.from_spec(model.nn, model.network)
     feeds, target = _prepare(model, loss, data)

@@ -15,6 +15,8 @@ def plot(report: Any, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not report.keras.batch_losses and not report.coreml.batch_losses:
+        return _no_training(report, path, plt)
     k = np.concatenate([np.asarray(e, float) for e in report.keras.batch_losses]) if report.keras.batch_losses \
         else np.zeros(0)
     c = np.concatenate([np.asarray(e, float) for e in report.coreml.batch_losses]) if report.coreml.batch_losses \
@@ -55,4 +57,22 @@ def plot(report: Any, path: Path) -> Path:
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
+    return path
+
+
+def _no_training(report: Any, path: Path, plt: Any) -> Path:
+    """No training was compared (the model failed a check that rules it out): say why, in the picture."""
+    import textwrap
+
+    failed = ", ".join(report.failed()) or "none"
+    lines = [f"Parity: {report.source}", "", f"FAILED checks: {failed}", ""]
+    for text in [note for note in report.notes if "not compared" in note] + report.diagnosis[:4]:
+        lines += textwrap.wrap(text, 105, subsequent_indent="    ") + [""]
+    fig, ax = plt.subplots(figsize=(9, 0.5 + 0.17 * len(lines)))
+    ax.axis("off")
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=8.5,
+            transform=ax.transAxes)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path

@@ -33,8 +33,8 @@ class LayerFigures:
     updatable_coreml: bool
     trainable_keras: bool
     initial_max_abs: float = 0.0
-    lockstep_rel: float = 0.0             # after the lockstep batches (judged)
-    final_rel: float = 0.0                # after the whole run (reported: trajectories drift apart)
+    lockstep_rel: float = math.nan        # after the lockstep batches (judged); nan: not trained
+    final_rel: float = math.nan           # after the whole run (reported: trajectories drift apart)
     changed_keras: bool = False
     changed_coreml: bool = False
 
@@ -96,9 +96,10 @@ class ParityReport:
                  f"settings: {_settings_line(self.settings)}",
                  f"{'':5}{'check':<26} {'measured':>12} {'tolerance':>14}"]
         lines += [c.row() for c in self.checks]
-        lines.append(f"test accuracy: Keras {self.keras.test_accuracy:.4f}, Core ML {self.coreml.test_accuracy:.4f}; "
-                     f"wall time: Keras {self.keras.wall_time_s:.1f} s, Core ML (emulator) "
-                     f"{self.coreml.wall_time_s:.1f} s")
+        if not math.isnan(self.keras.test_accuracy):
+            lines.append(f"test accuracy: Keras {self.keras.test_accuracy:.4f}, Core ML "
+                         f"{self.coreml.test_accuracy:.4f}; wall time: Keras {self.keras.wall_time_s:.1f} s, "
+                         f"Core ML (emulator) {self.coreml.wall_time_s:.1f} s")
         if self.layers:
             lines.append(f"  {'layer (Core ML <- Keras)':<42} {'initial':>9} {'lockstep':>9} {'final':>9}  "
                          "trains (Keras/Core ML)")

@@ -103,6 +103,7 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     import emulator
     from emulator.settings import resolve
     from emulator.training import batch_orders
+    from transforms.validate import violations
 
     ds = (data if isinstance(data, D.Dataset) else D.load(data)).limit(limit)
     cm = emulator.load(spec)
@@ -126,6 +127,11 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     report.checks.append(Check("settings", len(mismatches), 0, not mismatches,
                                "; ".join(map(str, mismatches)) or "loss and optimizer as the source asks"))
     report.diagnosis += [str(m) for m in mismatches]
+    refused = [v for v in violations(cm.spec) if v.origin == "apple"]
+    report.checks.append(Check("Core ML's rules", len(refused), 0, not refused,
+                               "; ".join(f"[rule {v.rule}] {v.message}" for v in refused)
+                               or "a device would accept the model for update"))
+    report.diagnosis += [f"Core ML would refuse to update the model: {v}" for v in refused]
 
     # ------------------------------------------------ 1. before training
     orders = {p.coreml: input_order(cm.network, p.coreml, _blob_shapes(cm, xc_train[:1], feature))
@@ -146,6 +152,13 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     report.forward_by_layer = FW.by_layer(keras_model, cm, pairs, xk_test[:PROBE_EXAMPLES], xc_test[:PROBE_EXAMPLES])
     if report.forward_max_abs > t.forward_abs:
         report.diagnosis.append(C.forward_cause(report, cm.network))
+
+    if refused:   # a device would not train it, so neither does the runtime: nothing to compare
+        report.notes.append("training was not compared: Core ML would refuse to update this model "
+                            "(see the check 'Core ML's rules')")
+        if report_dir is not None:
+            report.save(report_dir)
+        return report
 
     n_classes = int(c_out.reshape(len(c_out), -1).shape[1]) if exp.loss == "mse" else ds.num_classes
     y_keras = ds.y_train if exp.loss == "cce" else np.eye(n_classes, dtype=np.float32)[ds.y_train]

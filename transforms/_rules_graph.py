@@ -138,7 +138,7 @@ def layers(spec: Any) -> list[RuleViolation]:
             out.append(RuleViolation(
                 "8", f"weights and bias of updatable layer '{layer.name}' have different precisions "
                 f"({', '.join(f'{k}: {v}' for k, v in precisions.items())})", where=where,
-                fix="store weights and bias both as float32"))
+                fix="store weights and bias both as float32", origin="project"))
         if not all(wp.isUpdatable for _, wp in params):
             out.append(RuleViolation(
                 "7", f"An updatable layer, named '{layer.name}', has a weight/bias param which is not marked as "
@@ -147,7 +147,7 @@ def layers(spec: Any) -> list[RuleViolation]:
     if fp16:
         out.append(RuleViolation("8", COREMLTOOLS_FP16 + f" (coremltools; layers: {', '.join(fp16)})",
                                  fix="store the weights as float32, or split the model into a pipeline whose last, "
-                                     "updatable model has float32 weights"))
+                                     "updatable model has float32 weights", origin="coremltools"))
     seen: set[str] = set()
     for name in [layer.name for layer in nn.layers] + [loss.name for loss in nn.updateParams.lossLayers]:
         if name in seen:

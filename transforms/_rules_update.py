@@ -152,7 +152,7 @@ def _double_param(name: str, p: Any) -> list[RuleViolation]:
     if bad:
         need = {"learningRate": "> 0", "eps": "> 0"}.get(name, "in [0, 1)")
         out.append(RuleViolation("16", f"project rule: '{name}' is {d:g}, it must be {need}", where=where,
-                                 fix=f"set {name} {need}"))
+                                 fix=f"set {name} {need}", origin="project"))
     return out
 
 

@@ -199,3 +199,16 @@ def test_updated_model_saves_and_reloads(tmp_path):
     again = emulator.load(path)
     np.testing.assert_array_equal(again.predict(X)["probs"], result.model.predict(X)["probs"])
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_model_core_ml_would_refuse_is_not_trained():
+    from coreml_updatable.errors import ValidationError
+
+    spec = small_cnn(seed=1, updatable=("conv",), optimizer="sgd", lr=0.1, batch=4)
+    relu = next(l for l in spec.neuralNetwork.layers if l.name == "relu")
+    relu.activation.ClearField("ReLU")
+    relu.activation.leakyReLU.alpha = 0.1            # blocks back-propagation to the updatable conv
+    x = np.zeros((4, 1, 6, 5), np.float32)
+    with pytest.raises(ValidationError, match=r"(?s)Core ML would refuse.*There is a layer \(relu\), which does not "
+                                              r"support backpropagation"):
+        emulator.load(spec).update({"x": x, "label": np.zeros(4, int)})

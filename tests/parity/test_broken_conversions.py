@@ -80,7 +80,7 @@ def test_wrong_learning_rate(small) -> None:
     assert report.check("first batch loss").passed
 
 
-def test_softmax_applied_twice(small) -> None:
+def test_softmax_applied_twice(small, tmp_path) -> None:
     keras_model, spec = lenet_pair()
     nn = spec.neuralNetwork
     _layer(spec, "softmax").output[0] = "probs_once"
@@ -89,10 +89,13 @@ def test_softmax_applied_twice(small) -> None:
     extra.output.append("probs")
     extra.softmax.SetInParent()
     nn.layers.append(extra)
-    report = verify_pair(keras_model, spec, small, epochs=1)
-    assert {"forward (test set)", "first batch loss", "lockstep losses"} <= _failed(report)
+    report = verify_pair(keras_model, spec, small, epochs=1, report_dir=tmp_path)
+    assert {"Core ML's rules", "forward (test set)"} <= _failed(report)
     assert "every mapped layer agrees up to 'dense2'" in _cause(report)
     assert "softmax_again (softmax)" in _cause(report)
+    assert "There is a layer (softmax), which does not support backpropagation" in _cause(report)
+    assert any("training was not compared" in note for note in report.notes)
+    assert (tmp_path / "report.json").exists() and (tmp_path / "parity.png").exists()
 
 
 def test_frozen_layer_marked_updatable(small) -> None:
