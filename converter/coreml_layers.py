@@ -38,15 +38,20 @@ def _border(msg, pads: Pads) -> None:
 # ---------------------------------------------------------------- weighted layers
 
 
+def _weights_and_bias(p, weights: np.ndarray, bias: np.ndarray | None) -> None:
+    """Store ``weights`` and, when given, ``bias`` (setting ``hasBias``) in a weighted layer's params."""
+    set_weights(p.weights, weights)
+    if bias is not None:
+        p.hasBias = True
+        set_weights(p.bias, bias)
+
+
 def inner_product(name: str, inp: str, out: str, weights: np.ndarray, bias: np.ndarray | None = None) -> Layer:
     """innerProduct with ``weights`` ``(out, in)``."""
     layer = new_layer(name, [inp], [out])
     p = layer.innerProduct
     p.outputChannels, p.inputChannels = (int(s) for s in weights.shape)
-    set_weights(p.weights, weights)
-    if bias is not None:
-        p.hasBias = True
-        set_weights(p.bias, bias)
+    _weights_and_bias(p, weights, bias)
     return layer
 
 
@@ -76,10 +81,7 @@ def convolution(name: str, inp: str, out: str, weights: np.ndarray, bias: np.nda
         p.same.asymmetryMode = NN.SamePadding.BOTTOM_RIGHT_HEAVY
     else:
         _border(p.valid.paddingAmounts, ((0, 0), (0, 0)) if padding == "valid" else padding)
-    set_weights(p.weights, weights)
-    if bias is not None:
-        p.hasBias = True
-        set_weights(p.bias, bias)
+    _weights_and_bias(p, weights, bias)
     return layer
 
 
@@ -113,10 +115,7 @@ def embedding(name: str, inp: str, out: str, weights: np.ndarray, bias: np.ndarr
     layer = new_layer(name, [inp], [out])
     p = layer.embedding
     p.outputChannels, p.inputDim = (int(s) for s in weights.shape)
-    set_weights(p.weights, weights)
-    if bias is not None:
-        p.hasBias = True
-        set_weights(p.bias, bias)
+    _weights_and_bias(p, weights, bias)
     return layer
 
 
