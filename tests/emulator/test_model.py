@@ -117,3 +117,17 @@ def test_image_preprocessing_scaler_applies_before_the_first_layer():
     x = np.arange(12, dtype=np.float32).reshape(2, 1, 2, 3)
     out = emulator.load(spec).predict({"img": x})["flat"]
     np.testing.assert_allclose(out, 2.0 * x.reshape(2, 6) - 1.0)
+
+
+def test_saved_files_follow_the_umask_not_mkstemps_0600(spec, tmp_path):
+    import os
+    import stat
+
+    from emulator.spec_io import save_spec
+
+    old = os.umask(0o022)
+    try:
+        save_spec(spec, tmp_path / "m.mlmodel")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.mlmodel").stat().st_mode) == 0o644
