@@ -52,12 +52,7 @@ def plot(report: Any, path: Path) -> Path:
         bottom.legend(fontsize=7)
     bottom.set_ylabel("relative diff")
     bottom.set_xlabel("mini-batch (all epochs)")
-    fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path, plt)
 
 
 def _no_training(report: Any, path: Path, plt: Any) -> Path:
@@ -72,7 +67,14 @@ def _no_training(report: Any, path: Path, plt: Any) -> Path:
     ax.axis("off")
     ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=8.5,
             transform=ax.transAxes)
+    return _save(fig, path, plt)
+
+
+def _save(fig: Any, path: Path, plt: Any) -> Path:
+    """Write the figure through a temporary file and a rename (never a half-written PNG)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
     plt.close(fig)
+    tmp.replace(path)
     return path
