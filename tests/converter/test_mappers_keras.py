@@ -97,6 +97,8 @@ CASES = {
     "gaussian_noise": (VEC, L("GaussianNoise", 0.5)),
     "gaussian_dropout": (VEC, L("GaussianDropout", 0.5)),
     "alpha_dropout": (VEC, L("AlphaDropout", 0.5)),
+    "identity": (IMG, chain(L("Conv2D", 4, 1), L("Identity"))),
+    "activity_regularization": (VEC, chain(L("Dense", 3), L("ActivityRegularization", l1=0.01))),
     # activation layers
     "relu6": (IMG, L("ReLU", max_value=6.0)),
     "relu_slope": (IMG, L("ReLU", negative_slope=0.1)),
