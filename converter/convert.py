@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from coreml_updatable import __version__
 from coreml_updatable._coremltools import Model_pb2
-from coreml_updatable.errors import BadInputError
+from emulator.spec_io import check_output, save_spec
 from transforms.options import SourceFacts, UpdateOptions
 from transforms.report import ConversionReport
 
@@ -44,17 +44,8 @@ class ConversionResult:
 
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the ``.mlmodel`` atomically; refuse to overwrite (unless ``force``) or to hit the source."""
-        from emulator.spec_io import save_spec
-
         path = check_output(path, self.graph.origin or None, force=force)
         return save_spec(self.spec, path)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
 
 
 def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = None,
@@ -128,20 +119,3 @@ def update_settings(spec: Model_pb2.Model) -> dict:
     if losses:
         out["loss"] = losses
     return out
-
-
-def check_output(output: str | os.PathLike, source: Any = None, *, force: bool = False) -> Path:
-    """Refuse an output path that is the source, a folder, in a missing folder, or (without force) exists."""
-    path = Path(output)
-    if isinstance(source, (str, os.PathLike)) and _same_file(path, Path(source)):
-        raise BadInputError("the output path is the source model", where=str(path),
-                            fix="choose another output path")
-    if path.is_dir():
-        raise BadInputError("the output path is a folder", where=str(path), fix="give a file path")
-    if path.exists() and not force:
-        raise BadInputError("the output file exists", where=str(path),
-                            fix="choose another path or pass --force (Python: force=True)")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise BadInputError("the output folder does not exist", where=str(parent), fix="create it first")
-    return path

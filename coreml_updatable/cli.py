@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from . import _quiet
 
-        _quiet.import_backends()    # TensorFlow's start-up chatter stays off the user's terminal
+        _quiet.import_backends()    # once, for every command: TensorFlow's start-up chatter stays off the terminal
         return int(_command(args.command).run(args) or 0)
     except CoreMLUpdatableError as exc:
         print(f"error: {exc}", file=sys.stderr)

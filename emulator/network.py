@@ -68,6 +68,7 @@ class Network:
     def layer_params(self, name: str) -> dict[str, np.ndarray]:
         """A layer's weights in its op's layout (see emulator/layers), whatever the layout plan did."""
         return self.plan.to_spec_layout(name, self.params[name])
+
     def needed_layers(self, outputs: Iterable[str]) -> list[int]:
         """Indices (in order) of the layers the given blobs depend on."""
         need, stack = set(), list(outputs)

@@ -70,6 +70,34 @@ def network_of(spec: Model_pb2.Model):
     return getattr(spec, model_type(spec))
 
 
+def check_output(output: str | os.PathLike, sources: Any = None, *, force: bool = False) -> Path:
+    """Refuse an output path that is a source file, a folder, in a missing folder, or (without
+    ``force``) an existing file. ``sources``: a path, several, or anything else (ignored)."""
+    path = Path(output)
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    for source in sources if isinstance(sources, (list, tuple)) else []:
+        if isinstance(source, (str, os.PathLike)) and _same_file(path, Path(source)):
+            raise BadInputError("the output path is the source model file", where=str(path),
+                                fix="write the result to another path")
+    if path.is_dir():
+        raise BadInputError("the output path is a folder", where=str(path), fix="give a file path")
+    if path.exists() and not force:
+        raise BadInputError("the output file exists", where=str(path),
+                            fix="choose another path or pass --force (Python: force=True)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise BadInputError("the output folder does not exist", where=str(parent), fix="create it first")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import BadInputError, TrainingDivergedError, UnsupportedConfigError, ValidationError
+from coreml_updatable.errors import BadInputError, TrainingDivergedError, ValidationError
 
 from . import features as F
 from . import losses, optimizers, shuffle
@@ -27,7 +27,6 @@ from .spec_io import save_spec
 
 log = logging.getLogger(__name__)
 
-UPDATABLE_TYPES = ("convolution", "innerProduct")
 STEPS_PER_CALL = 16
 """Mini-batches trained per compiled graph call (a ``tf.while_loop``, strictly one after another).
 Their events are delivered when the call returns; a larger value saves Python dispatch per step."""
@@ -85,23 +84,12 @@ def batches_per_epoch(n: int, batch_size: int, conventions: Conventions = CORE_M
 
 
 def updatable_layers(model) -> list[Any]:
-    """The layers marked updatable, refusing a model that has none or marks an impossible one."""
+    """The layers marked updatable, once Core ML's rules (at least one, of an updatable type) hold."""
     if not model.spec.isUpdatable:
         raise BadInputError("the model is not updatable (isUpdatable is false)",
                             fix="convert it with 'coreml-updatable convert' to make it updatable")
-    found = []
-    for layer in model.network.layers:
-        if layer.isUpdatable:
-            if layer_kind(layer) not in UPDATABLE_TYPES:
-                raise UnsupportedConfigError(
-                    f"The layer named '{layer.name}' is marked as updatable, however it is not supported as "
-                    "the type of this layer is neither convolution nor inner-product.",
-                    fix="mark only convolution and innerProduct layers updatable")
-            found.append(layer)
-    if not found:
-        raise BadInputError("The model is marked as updatable, but none of the layers are updatable.",
-                            fix="mark at least one convolution or innerProduct layer updatable")
-    return found
+    refuse_what_core_ml_refuses(model.spec)
+    return [layer for layer in model.network.layers if layer.isUpdatable]
 
 
 def refuse_what_core_ml_refuses(spec) -> None:
@@ -193,7 +181,6 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
 
     started = time.perf_counter()
     trainable = updatable_layers(model)
-    refuse_what_core_ml_refuses(model.spec)
     settings = resolve(model.nn.updateParams, {k: v for k, v in overrides.items() if v is not None})
     loss = losses.from_spec(model.nn, model.network)
     feeds, target = _prepare(model, loss, data)

@@ -2,26 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 from coreml_updatable.errors import BadInputError
-
-
-def output_path(out: str, sources: list[str], force: bool) -> Path:
-    """Check an output path: not one of the sources, not existing unless ``force``; folder exists."""
-    path = Path(out)
-    for src in sources:
-        if src and Path(src).exists() and path.exists() and os.path.samefile(src, path):
-            raise BadInputError("the output path is the source file", where=str(path),
-                                fix="write the result to a new path with -o")
-    if path.exists() and not force:
-        raise BadInputError("the output file exists", where=str(path), fix="pass --force to overwrite it")
-    if path.is_dir():
-        raise BadInputError("the output path is a folder", where=str(path), fix="give a file name")
-    if not path.parent.exists():
-        raise BadInputError("the output folder does not exist", where=str(path.parent), fix="create it first")
-    return path
 
 
 def image_input(model):

@@ -94,7 +94,8 @@ def _names(value: str | None) -> list[str] | None:
 
 
 def run(args) -> int:
-    from converter.convert import check_output, convert
+    from converter.convert import convert
+    from emulator.spec_io import check_output
     from transforms.options import UpdateOptions
 
     check_output(args.output, args.source, force=args.force)

@@ -12,10 +12,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from coreml_updatable import _quiet, data
-
-    _quiet.import_backends()
     import emulator
+    from coreml_updatable import data
 
     from ._common import image_input
     from .train import _accuracy

@@ -36,7 +36,6 @@ def measured_shapes(spec) -> tuple[dict[str, tuple[int, ...]], str | None]:
 
 
 def run(args) -> int:
-    from coreml_updatable._coremltools import Model_pb2  # noqa: F401  (quiet coremltools import)
     from emulator.spec_io import read_spec
     from transforms import _spec as S
     from transforms.summary import format_table, summarize

@@ -1,8 +1,6 @@
 """`coreml-updatable predict MODEL --input X.npy -o Y.npy`: the model's first output for every row."""
 from __future__ import annotations
 
-from ._common import output_path
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="an .mlmodel")
@@ -17,17 +15,15 @@ def run(args) -> int:
 
     import numpy as np
 
-    from coreml_updatable import _quiet
     from coreml_updatable.errors import BadInputError
-    from emulator.spec_io import write_atomic
+    from emulator.spec_io import check_output, write_atomic
 
-    out = output_path(args.output, [args.model, args.input], args.force)
+    out = check_output(args.output, [args.model, args.input], force=args.force)
     try:
         x = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise BadInputError(f"cannot read the input as .npy ({exc})", where=args.input,
                             fix="save the batch with numpy.save") from None
-    _quiet.import_backends()
     import emulator
     from emulator.model import first_tensor_output
 

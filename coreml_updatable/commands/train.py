@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ._common import add_training_overrides, class_target, image_input, output_path, overrides_from
+from ._common import add_training_overrides, class_target, image_input, overrides_from
 
 
 def add_arguments(parser) -> None:
@@ -20,12 +20,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from coreml_updatable import _quiet, data
-
-    out = output_path(args.output, [args.model], args.force)
-    _quiet.import_backends()
     import emulator
-    from emulator.training import UpdateResult  # noqa: F401
+    from coreml_updatable import data
+    from emulator.spec_io import check_output
+
+    out = check_output(args.output, [args.model], force=args.force)
 
     model = emulator.load(args.model)
     feature = image_input(model)

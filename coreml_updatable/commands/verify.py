@@ -44,9 +44,6 @@ def options_from(args):
 
 
 def run(args) -> int:
-    from coreml_updatable import _quiet
-
-    _quiet.import_backends()
     from parity import verify
 
     report = verify(args.source, args.data, options=options_from(args), epochs=args.epochs,

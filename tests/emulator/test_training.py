@@ -212,3 +212,14 @@ def test_a_model_core_ml_would_refuse_is_not_trained():
     with pytest.raises(ValidationError, match=r"(?s)Core ML would refuse.*There is a layer \(relu\), which does not "
                                               r"support backpropagation"):
         emulator.load(spec).update({"x": x, "label": np.zeros(4, int)})
+
+
+def test_a_layer_of_a_type_core_ml_cannot_update_is_refused_with_apples_message():
+    from coreml_updatable.errors import ValidationError
+
+    spec = small_cnn(seed=1, updatable=("conv",), optimizer="sgd", lr=0.1, batch=4)
+    next(l for l in spec.neuralNetwork.layers if l.name == "pool").isUpdatable = True
+    with pytest.raises(ValidationError, match=r"The layer named 'pool' is marked as updatable, however it is not "
+                                              r"supported as the type of this layer is neither convolution nor "
+                                              r"inner-product."):
+        emulator.load(spec).update({"x": np.zeros((4, 1, 6, 5), np.float32), "label": np.zeros(4, int)})
