@@ -31,10 +31,12 @@ class Model:
         self.inputs = [F.describe(fd) for fd in desc.input]
         self.outputs = [F.describe(fd) for fd in desc.output]
         self.training_inputs = [F.describe(fd) for fd in desc.trainingInput]
-        shapes = {f.name: F.backend_shape(f) for f in self.inputs if f.is_tensor and len(f.shape) in (1, 3)}
+        self.input_shapes = {f.name: F.backend_shape(f) for f in self.inputs
+                             if f.is_tensor and len(f.shape) in (1, 3)}
+        """Backend (H, W, C) shape of each array input."""
         protected = {f.name for f in self.outputs} | {getattr(self.nn, "labelProbabilityLayerName", "")} - {""}
         self.network = Network(self.nn, [f.name for f in self.inputs], preprocessors(spec, self.nn),
-                               input_shapes=shapes, protected=protected)
+                               input_shapes=self.input_shapes, protected=protected)
         self.class_labels: list | None = None
         if self.kind == "neuralNetworkClassifier":
             which = self.nn.WhichOneof("ClassLabels")

@@ -56,14 +56,21 @@ class Network:
             self.params[name] = self.plan.to_backend(name, self.params[name])
 
     def _flatten_input_shapes(self, input_shapes: Mapping[str, tuple[int, ...]] | None):
-        """A lookup of the backend shape of each flatten's input, from one forward pass on zeros."""
+        """A lookup of the backend shape of each flatten's input, by flatten layer name."""
         flattens = [l for l in self.layers if layer_kind(l) == "flatten"]
         if not flattens or not input_shapes:
             return lambda name: None
+        shapes = self.blob_shapes(input_shapes, [l.input[0] for l in flattens])
+        return {l.name: shapes[l.input[0]] for l in flattens}.get
+
+    def blob_shapes(self, input_shapes: Mapping[str, tuple[int, ...]],
+                    blobs: Iterable[str] | None = None) -> dict[str, tuple[int, ...]]:
+        """Backend ``(H, W, C)`` shape of ``blobs`` (default: every layer output), from one forward pass
+        on a batch of zeros. ``input_shapes``: the backend shape of each model input."""
+        wanted = list(blobs) if blobs is not None else [b for layer in self.layers for b in layer.output]
         feeds = {k: tf.zeros((1, *shape)) for k, shape in input_shapes.items()}
-        blobs = self.forward(feeds, self.constant_params(), [l.input[0] for l in flattens])
-        shapes = {l.name: tuple(int(s) for s in blobs[l.input[0]].shape[1:]) for l in flattens}
-        return shapes.get
+        values = self.forward(feeds, self.constant_params(), wanted)
+        return {k: tuple(int(s) for s in v.shape[1:]) for k, v in values.items()}
 
     def layer_params(self, name: str) -> dict[str, np.ndarray]:
         """A layer's weights in its op's layout (see emulator/layers), whatever the layout plan did."""

@@ -108,11 +108,11 @@ def input_order(network: Any, layer_name: str, blob_shapes: dict[str, tuple[int,
     reorder = [layer for layer in reversed(chain) if layer_kind(layer) in REORDERING]
     if not reorder or blob not in blob_shapes:
         return None
-    shape = blob_shapes[blob]  # backend (1, H, W, C)
-    size = int(np.prod(shape[1:]))
+    shape = blob_shapes[blob]  # backend (H, W, C)
+    size = int(np.prod(shape))
     if size >= 2 ** 24:
         return None  # indices would not be exact in float32
-    x = tf.reshape(tf.range(size, dtype=tf.float32), (1, *shape[1:]))
+    x = tf.reshape(tf.range(size, dtype=tf.float32), (1, *shape))
     for layer in reorder:
         x = OPS[layer_kind(layer)].forward(layer, [x], {})[0]
     order = np.asarray(x).reshape(-1).astype(np.int64)

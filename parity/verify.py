@@ -134,8 +134,9 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     report.diagnosis += [f"Core ML would refuse to update the model: {v}" for v in refused]
 
     # ------------------------------------------------ 1. before training
-    orders = {p.coreml: input_order(cm.network, p.coreml, _blob_shapes(cm, xc_train[:1], feature))
-              if p.kind == "innerProduct" else None for p in pairs}
+    shapes = cm.network.blob_shapes(cm.input_shapes)
+    orders = {p.coreml: input_order(cm.network, p.coreml, shapes) if p.kind == "innerProduct" else None
+              for p in pairs}
     updatable = {layer.name for layer in cm.network.layers if layer.isUpdatable}
     initial = {p.keras: keras_weights(_keras_layer(keras_model, p.keras)) for p in pairs}
     for p in pairs:
@@ -248,17 +249,6 @@ def _keras_layer(model: Any, name: str) -> Any:
 
 def _variable(side: KerasSide, path: str) -> Any:
     return next(v for v in side.model.weights if v.path == path)
-
-
-def _blob_shapes(cm: Any, x: np.ndarray, feature: Any) -> dict[str, tuple[int, ...]]:
-    import tensorflow as tf
-
-    from emulator import features as F
-
-    feeds = {feature.name: tf.constant(F.to_backend(x, feature))}
-    wanted = [b for layer in cm.network.layers for b in layer.output]
-    blobs = cm.network.forward(feeds, cm.network.constant_params(), wanted)
-    return {k: tuple(v.shape) for k, v in blobs.items()}
 
 
 def _coreml_accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:

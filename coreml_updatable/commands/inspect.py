@@ -14,25 +14,19 @@ def add_arguments(parser) -> None:
 
 def measured_shapes(spec) -> tuple[dict[str, tuple[int, ...]], str | None]:
     """Every blob's Core ML shape, from a forward pass of zeros in the emulator; or ({}, why not)."""
-    import numpy as np
-
     import emulator
     from coreml_updatable.errors import CoreMLUpdatableError
-    from emulator import features as F
 
     try:
         model = emulator.load(spec)
-        feeds = {f.name: F.to_backend(np.zeros((1, *f.shape), np.float32), f) for f in model.inputs if f.is_tensor}
-        blobs = [b for layer in model.network.layers for b in layer.output]
-        values = model.network.forward(feeds, model.network.constant_params(), outputs=blobs)
+        unsized = [f.name for f in model.inputs if f.is_tensor and f.name not in model.input_shapes]
+        if unsized:
+            return {}, f"the emulator runs rank-1 and rank-3 inputs, not {', '.join(unsized)}"
+        measured = model.network.blob_shapes(model.input_shapes)
     except CoreMLUpdatableError as exc:   # shapes are optional: shown as '?' with the reason
         log.info("no shapes: %s", exc)
         return {}, str(exc).splitlines()[0]
-    shapes = {}
-    for name, value in values.items():
-        _, h, w, c = (int(d) for d in value.shape)
-        shapes[name] = (c,) if h == w == 1 else (c, h, w)
-    return shapes, None
+    return {name: (c,) if h == w == 1 else (c, h, w) for name, (h, w, c) in measured.items()}, None
 
 
 def run(args) -> int:
