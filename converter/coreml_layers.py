@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from coreml_updatable import weight_params as WP
 from coreml_updatable._coremltools import NeuralNetwork_pb2 as NN
 
 Layer = NN.NeuralNetworkLayer
@@ -24,9 +25,8 @@ def new_layer(name: str, inputs: Sequence[str], outputs: Sequence[str]) -> Layer
     return layer
 
 
-def set_weights(wp, values: np.ndarray) -> None:
-    """Store ``values`` (any shape, Core ML layout) in a ``WeightParams`` as float32."""
-    wp.floatValue.extend(np.ascontiguousarray(values, dtype=np.float32).ravel().tolist())
+set_weights = WP.write
+"""Store values (any shape, Core ML layout) in a ``WeightParams`` as float32."""
 
 
 def _border(msg, pads: Pads) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from coreml_updatable.errors import RuleViolation
+from coreml_updatable import weight_params as WP
 
 from . import _spec as S
 
@@ -128,7 +129,7 @@ def layers(spec: Any) -> list[RuleViolation]:
             continue
         typed = getattr(layer, S.kind(layer))
         params = [("weights", typed.weights)] + ([("bias", typed.bias)] if typed.hasBias else [])
-        precisions = {name: S.precision(wp) for name, wp in params}
+        precisions = {name: WP.precision(wp) for name, wp in params}
         if "quantized" in precisions.values():
             out.append(RuleViolation(
                 "8", f"An updatable layer, named '{layer.name}', has quantized weights/bias param. Quantized "
@@ -143,7 +144,7 @@ def layers(spec: Any) -> list[RuleViolation]:
             out.append(RuleViolation(
                 "7", f"An updatable layer, named '{layer.name}', has a weight/bias param which is not marked as "
                 "updatable.", where=where, fix="set weights.isUpdatable and bias.isUpdatable on this layer"))
-    fp16 = [layer.name for layer in nn.layers if any(S.precision(wp) == "float16" for _, wp in S.weight_params(layer))]
+    fp16 = [layer.name for layer in nn.layers if any(WP.precision(wp) == "float16" for _, wp in S.weight_params(layer))]
     if fp16:
         out.append(RuleViolation("8", COREMLTOOLS_FP16 + f" (coremltools; layers: {', '.join(fp16)})",
                                  fix="store the weights as float32, or split the model into a pipeline whose last, "

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-import numpy as np
 
 from coreml_updatable._coremltools import NeuralNetwork_pb2
 from coreml_updatable.errors import UnsupportedModelError
+from coreml_updatable.weight_params import value_count
 
 NN_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor")
 PIPELINE_TYPES = ("pipeline", "pipelineClassifier", "pipelineRegressor")
@@ -102,7 +102,7 @@ def weight_params(layer: Any) -> Iterator[tuple[str, Any]]:
     for fd in typed.DESCRIPTOR.fields:
         if fd.message_type is not None and fd.message_type.name == "WeightParams" and not _repeated(fd):
             wp = getattr(typed, fd.name)
-            if _value_count(wp):
+            if value_count(wp):
                 yield fd.name, wp
 
 
@@ -114,55 +114,9 @@ def _repeated(fd: Any) -> bool:
     return fd.label == fd.LABEL_REPEATED
 
 
-def precision(wp: Any) -> str:
-    """'float32' | 'float16' | 'quantized' | 'raw' | 'empty' for one WeightParams."""
-    if wp.HasField("quantization") or len(wp.int8RawValue):
-        return "quantized"
-    if len(wp.floatValue):
-        return "float32"
-    if len(wp.float16Value):
-        return "float16"
-    if len(wp.rawValue):
-        return "raw"
-    return "empty"
-
-
-def _value_count(wp: Any) -> int:
-    if len(wp.floatValue):
-        return len(wp.floatValue)
-    if len(wp.float16Value):
-        return len(wp.float16Value) // 2
-    if len(wp.int8RawValue):
-        return len(wp.int8RawValue)
-    if len(wp.rawValue):
-        bits = wp.quantization.numberOfBits if wp.HasField("quantization") else 32
-        return len(wp.rawValue) * 8 // max(bits, 1)
-    return 0
-
-
 def param_count(layer: Any) -> int:
     """Number of stored parameters (weights, biases, statistics) of one layer."""
-    return sum(_value_count(wp) for _, wp in weight_params(layer))
-
-
-def read_floats(wp: Any) -> np.ndarray:
-    """A float32/float16 WeightParams as a flat float32 array (quantized weights are not read here)."""
-    if len(wp.floatValue):
-        return np.asarray(wp.floatValue, dtype=np.float32)
-    if len(wp.float16Value):
-        return np.frombuffer(wp.float16Value, dtype=np.float16).astype(np.float32)
-    return np.zeros(0, np.float32)
-
-
-def write_like(wp: Any, values: np.ndarray, like: str) -> None:
-    """Store ``values`` into ``wp`` in the precision ``like`` ('float32' or 'float16')."""
-    flat = np.asarray(values).reshape(-1)
-    wp.ClearField("floatValue")
-    wp.ClearField("float16Value")
-    if like == "float16":
-        wp.float16Value = flat.astype(np.float16).tobytes()
-    else:
-        wp.floatValue.extend(flat.astype(np.float32).tolist())
+    return sum(value_count(wp) for _, wp in weight_params(layer))
 
 
 def rename_blob_everywhere(nn: Any, old: str, new: str, *, start: int = 0) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from coreml_updatable.errors import UnsupportedConfigError
+from coreml_updatable import weight_params as WP
 
 from . import _spec as S
 from converter.layout import hwc_to_chw_columns  # the project's one layout module (pure numpy)
@@ -106,13 +107,13 @@ def _reorder(layer: Any, chw: tuple[int, int, int], ctx: Any) -> None:
         raise UnsupportedConfigError(
             f"innerProduct has {ip.inputChannels} inputs but the flattened blob holds {c}x{h}x{w} = {c * h * w}",
             where=f"layer '{layer.name}'", fix="check SourceFacts.blob_shapes for the blob before the flatten")
-    kind = S.precision(ip.weights)
+    kind = WP.precision(ip.weights)
     if kind not in ("float32", "float16"):
         raise UnsupportedConfigError(f"cannot reorder {kind} weights", where=f"layer '{layer.name}'",
                                      fix="convert without weight quantization")
     if h * w == 1 or c == 1:
         return
-    weights = S.read_floats(ip.weights).reshape(ip.outputChannels, ip.inputChannels)
-    S.write_like(ip.weights, hwc_to_chw_columns(weights, chw), kind)
+    weights = WP.read_floats(ip.weights).reshape(ip.outputChannels, ip.inputChannels)
+    WP.write(ip.weights, hwc_to_chw_columns(weights, chw), kind)
     ctx.report.add(stage=NAME, action="reordered", subject=layer.name,
                    reason=f"weight columns from (H,W,C) = ({h},{w},{c}) order to Core ML's (C,H,W)")

@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from coreml_updatable import weight_params as WP
 
 from . import _spec as S
 from ._rules_graph import COREMLTOOLS_FP16
@@ -30,7 +31,7 @@ def run(spec: Any, ctx: Any) -> None:
     Core ML and source names of convolution/innerProduct layers).
     """
     nn = S.nn_of(spec)
-    fp16 = [layer.name for layer in nn.layers if any(S.precision(wp) == "float16" for _, wp in S.weight_params(layer))]
+    fp16 = [layer.name for layer in nn.layers if any(WP.precision(wp) == "float16" for _, wp in S.weight_params(layer))]
     if fp16:
         raise UnsupportedConfigError(
             COREMLTOOLS_FP16 + f" Layers with float16 weights: {', '.join(fp16)}", where="the model",
@@ -127,11 +128,11 @@ def _by_names(nn: Any, names: list[str], ctx: Any) -> list[str]:
 def _check_capable(layer: Any, ctx: Any) -> None:
     typed = getattr(layer, S.kind(layer))
     params = [typed.weights] + ([typed.bias] if typed.hasBias else [])
-    if any(S.precision(wp) == "quantized" for wp in params):
+    if any(WP.precision(wp) == "quantized" for wp in params):
         raise UnsupportedConfigError(
             "has quantized weights; Core ML cannot update quantized weights", where=f"layer '{layer.name}'",
             fix="convert without quantization, or leave this layer frozen")
-    kinds = {S.precision(wp) for wp in params} - {"empty"}
+    kinds = {WP.precision(wp) for wp in params} - {"empty"}
     if kinds != {"float32"}:
         raise UnsupportedConfigError(
             f"weights are stored as {', '.join(sorted(kinds)) or 'nothing'}; updatable weights must be float32 values",
