@@ -156,9 +156,8 @@ def _prepare(model, loss: losses.Loss, data: Mapping[str, np.ndarray]) -> tuple[
     for name, arr in feeds.items():
         if not np.all(np.isfinite(arr)):
             raise BadInputError(f"input '{name}' contains NaN or infinite values", fix="clean the data")
-    probe = model.network.forward({k: tf.constant(v[:1]) for k, v in feeds.items()},
-                                  model.network.constant_params(), [loss.blob])[loss.blob]
-    target = _target_array(model, loss, data[loss.target], n, int(np.prod(probe.shape[1:])))
+    output_shape = model.network.blob_shapes(model.input_shapes, [loss.blob])[loss.blob]
+    target = _target_array(model, loss, data[loss.target], n, int(np.prod(output_shape)))
     return feeds, target
 
 
