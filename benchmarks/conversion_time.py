@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "conversion_time.json"))
     args = parser.parse_args(argv)
 
-    from coreml_updatable import _quiet
+    from ground import quiet as _quiet
 
     _quiet.import_backends()
     import keras

@@ -102,7 +102,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "emulator_vs_keras.json"))
     args = parser.parse_args(argv)
 
-    from coreml_updatable import _quiet, data
+    import data_loading as data
+    from ground import quiet as _quiet
 
     _quiet.import_backends()
     ds = data.load(args.data)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from coreml_updatable._coremltools import FeatureTypes_pb2 as FT
-from coreml_updatable._coremltools import Model_pb2
-from coreml_updatable.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
+from ground.protos import FeatureTypes_pb2 as FT
+from ground.protos import Model_pb2
+from ground.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 from transforms.options import SourceFacts
 from transforms.report import ConversionReport
 

@@ -12,9 +12,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
-from coreml_updatable import __version__
-from coreml_updatable._coremltools import Model_pb2
-from emulator.spec_io import check_output, save_spec
+from ground import __version__
+from ground.protos import Model_pb2
+from ground.spec_io import check_output, save_spec
 from transforms.options import SourceFacts, UpdateOptions
 from transforms.report import ConversionReport
 
@@ -36,7 +36,7 @@ class ConversionResult:
     @cached_property
     def mlmodel(self):
         """A coremltools ``MLModel`` built from the spec (prediction needs macOS; use ``emulator``)."""
-        from coreml_updatable._coremltools import coremltools as ct
+        from ground.protos import coremltools as ct
         return ct.models.MLModel(self.spec)
 
     def serialized(self) -> bytes:

@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from coreml_updatable import weight_params as WP
-from coreml_updatable._coremltools import NeuralNetwork_pb2 as NN
+from ground import weight_params as WP
+from ground.protos import NeuralNetwork_pb2 as NN
 
 Layer = NN.NeuralNetworkLayer
 Pads = tuple[tuple[int, int], tuple[int, int]]

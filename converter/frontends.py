@@ -5,7 +5,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedModelError
 
 from .ir import SourceGraph
 from .registry import KERAS, ONNX, Registry

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from . import __version__
-from .errors import CoreMLUpdatableError
+from ground.errors import CoreMLUpdatableError
 
 COMMANDS: dict[str, str] = {
     "convert": "convert a Keras (.keras/.h5) or ONNX model into an updatable Core ML model",
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        from . import _quiet
+        from ground import quiet as _quiet
 
         _quiet.import_backends()    # once, for every command: TensorFlow's start-up chatter stays off the terminal
         return int(_command(args.command).run(args) or 0)

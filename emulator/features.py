@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
 
 
 @dataclass(frozen=True)

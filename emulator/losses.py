@@ -6,7 +6,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from coreml_updatable.errors import UnsupportedConfigError, ValidationError, RuleViolation
+from ground.errors import UnsupportedConfigError, ValidationError, RuleViolation
 
 from .conventions import Conventions
 from .layers import layer_kind

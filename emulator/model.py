@@ -7,12 +7,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 from . import features as F
 from .layers.preprocessing import preprocessors
 from .network import Network
-from .spec_io import model_type, read_spec, save_spec
+from ground.spec_io import model_type, read_spec, save_spec
 
 log = logging.getLogger(__name__)
 

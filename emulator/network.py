@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
+from ground.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 
 from . import layout_plan
 from .layers import OPS, layer_kind

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
 
 # override keyword -> (Core ML field name, kind)
 _FIELDS = {

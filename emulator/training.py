@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import BadInputError, TrainingDivergedError, ValidationError
+from ground.errors import BadInputError, TrainingDivergedError, ValidationError
 
 from . import features as F
 from . import losses, optimizers, shuffle
@@ -23,7 +23,7 @@ from .conventions import CORE_ML, Conventions
 from .events import Callback, ProgressBar, TrainingEvent
 from .layers import OPS, layer_kind
 from .settings import UpdateSettings, resolve
-from .spec_io import save_spec
+from ground.spec_io import save_spec
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def refuse_what_core_ml_refuses(spec) -> None:
     layer and the loss). Only Apple's rules count here, not the stricter checks of coremltools or of
     this project (``RuleViolation.origin``).
     """
-    from transforms.validate import violations   # Core ML's rules, on specs only
+    from ground.rules import violations   # Core ML's rules, on specs only
 
     refused = [v for v in violations(spec) if v.origin == "apple"]
     if refused:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, TrainingDivergedError
+from ground.errors import BadInputError, TrainingDivergedError
 
 
 @dataclass

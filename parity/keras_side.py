@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import UnsupportedModelError
+from ground.errors import UnsupportedModelError
 
 from .mapping import KERAS_KIND, flat_layers, keras_weighted_layers
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 FORWARD_ABS = 1e-5
 TRAINING_NOTE = ("training parity needs a reference model to train: pass --reference model.keras when the ONNX "

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable import data as D
-from coreml_updatable.errors import BadInputError
+import data_loading as D
+from ground.errors import BadInputError
 
 from .onnx_forward import FORWARD_ABS, TRAINING_NOTE, ForwardFigures, forward_parity, input_layout
 
@@ -51,7 +51,7 @@ def restore_biases(spec: Any, reference: Any) -> list[str]:
     tf2onnx drops a bias that is all zeros (an untrained model's), but Keras trains it: without it the
     two sides would not train alike. Returns the Core ML layers changed.
     """
-    from coreml_updatable._coremltools import NeuralNetwork_pb2  # noqa: F401  (protos loaded quietly)
+    from ground.protos import NeuralNetwork_pb2  # noqa: F401  (protos loaded quietly)
 
     from .mapping import keras_weighted_layers
 

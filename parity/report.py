@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from emulator.spec_io import write_atomic
+from ground.spec_io import write_atomic
 
 
 @dataclass

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable import data as D
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+import data_loading as D
+from ground.errors import BadInputError, UnsupportedModelError
 
 from . import compare as C
 from . import forward as FW
@@ -103,7 +103,7 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     import emulator
     from emulator.settings import resolve
     from emulator.training import batch_orders
-    from transforms.validate import violations
+    from ground.rules import violations
 
     ds = (data if isinstance(data, D.Dataset) else D.load(data)).limit(limit)
     cm = emulator.load(spec)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from coreml_updatable._coremltools import FeatureTypes_pb2
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.protos import FeatureTypes_pb2
+from ground.errors import BadInputError, UnsupportedConfigError
 
-from . import _spec as S
+from ground import nn_spec as S
 
 NAME = "attach_loss"
 LOSSES = ("auto", "cce", "mse")

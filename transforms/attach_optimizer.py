@@ -9,9 +9,9 @@ import math
 from numbers import Real
 from typing import Any
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
 
-from . import _spec as S
+from ground import nn_spec as S
 
 NAME = "attach_optimizer"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _spec as S
+from ground import nn_spec as S
 
 NAME = "drop_identities"
 

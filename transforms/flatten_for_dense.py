@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from coreml_updatable.errors import UnsupportedConfigError
-from coreml_updatable import weight_params as WP
+from ground.errors import UnsupportedConfigError
+from ground import weight_params as WP
 
-from . import _spec as S
-from converter.layout import hwc_to_chw_columns  # the project's one layout module (pure numpy)
+from ground import nn_spec as S
+from ground.layout import hwc_to_chw_columns  # the project's one layout module (pure numpy)
 
 NAME = "flatten_for_dense"
 CHANNEL_FIRST, CHANNEL_LAST = 0, 1

@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
-from coreml_updatable import weight_params as WP
+from ground.errors import BadInputError, UnsupportedConfigError
+from ground import weight_params as WP
 
-from . import _spec as S
-from ._rules_graph import COREMLTOOLS_FP16
+from ground import nn_spec as S
+from ground.rules.graph import COREMLTOOLS_FP16
 
 NAME = "mark_updatable"
 POLICIES = "'trainable', 'all', 'last:N', 'NAME,NAME' or 're:PATTERN'"

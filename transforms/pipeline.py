@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from coreml_updatable._coremltools import Model_pb2
-from coreml_updatable.errors import ValidationError
+from ground.protos import Model_pb2
+from ground.errors import ValidationError
 
 from .options import SourceFacts, UpdateOptions
 from .report import ConversionReport
@@ -56,7 +56,7 @@ PASSES: list[Pass] = _passes()
 
 def run_passes(spec: Any, ctx: PassContext, passes: list[Pass] | None = None) -> Any:
     """Run ``passes`` (default: all) on copies of ``spec``; return the last copy."""
-    from .validate import pass_structure
+    from ground.rules import pass_structure
     broken = pass_structure(spec)
     if broken:
         raise ValidationError(broken, context="the inference spec given to the passes")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _rules_graph as G
-from . import _spec as S
+from ground.rules import graph as G
+from ground import nn_spec as S
 
 _ARRAY_TYPES = {65568: "Float32", 65600: "Double", 131104: "Int32", 65552: "Float16"}
 

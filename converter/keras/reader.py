@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedConfigError, UnsupportedModelError
 
 from ..ir import CompileFacts, SourceGraph, SourceLayer, TensorInfo
 

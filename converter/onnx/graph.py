@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
 
 from ..ir import SourceGraph, SourceLayer, TensorInfo
 from .axes import CANONICAL, full3

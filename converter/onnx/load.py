@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedModelError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
+from ground.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 
 from ..ir import CompileFacts, SourceGraph
 from . import fold as F

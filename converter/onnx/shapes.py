@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 OPTION = "--input-shape"
 

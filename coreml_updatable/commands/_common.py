@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 
 def image_input(model):

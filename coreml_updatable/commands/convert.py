@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 from ._common import add_hyperparameters, add_input_shape, input_shapes_from
 
@@ -95,7 +95,7 @@ def _names(value: str | None) -> list[str] | None:
 
 def run(args) -> int:
     from converter.convert import convert
-    from emulator.spec_io import check_output
+    from ground.spec_io import check_output
     from transforms.options import UpdateOptions
 
     check_output(args.output, args.source, force=args.force)

@@ -13,7 +13,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import emulator
-    from coreml_updatable import data
+    import data_loading as data
 
     from ._common import image_input
     from .train import _accuracy

@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 def measured_shapes(spec) -> tuple[dict[str, tuple[int, ...]], str | None]:
     """Every blob's Core ML shape, from a forward pass of zeros in the emulator; or ({}, why not)."""
     import emulator
-    from coreml_updatable.errors import CoreMLUpdatableError
+    from ground.errors import CoreMLUpdatableError
 
     try:
         model = emulator.load(spec)
@@ -30,8 +30,8 @@ def measured_shapes(spec) -> tuple[dict[str, tuple[int, ...]], str | None]:
 
 
 def run(args) -> int:
-    from emulator.spec_io import read_spec
-    from transforms import _spec as S
+    from ground.spec_io import read_spec
+    from ground import nn_spec as S
     from transforms.summary import format_table, summarize
 
     spec = read_spec(args.model)

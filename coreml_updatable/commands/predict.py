@@ -15,8 +15,8 @@ def run(args) -> int:
 
     import numpy as np
 
-    from coreml_updatable.errors import BadInputError
-    from emulator.spec_io import check_output, write_atomic
+    from ground.errors import BadInputError
+    from ground.spec_io import check_output, write_atomic
 
     out = check_output(args.output, [args.model, args.input], force=args.force)
     try:

@@ -21,8 +21,8 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import emulator
-    from coreml_updatable import data
-    from emulator.spec_io import check_output
+    import data_loading as data
+    from ground.spec_io import check_output
 
     out = check_output(args.output, [args.model], force=args.force)
 

@@ -15,8 +15,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from emulator.spec_io import read_spec
-    from transforms.validate import violations
+    from ground.spec_io import read_spec
+    from ground.rules import violations
 
     spec = read_spec(args.model)
     found = violations(spec)

@@ -5,7 +5,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 
 from . import weights as W
 from .registry import op

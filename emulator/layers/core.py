@@ -125,7 +125,7 @@ def inner_product(layer, inputs, params):
     x = inputs[0]
     p = layer.innerProduct
     if x.shape[1] != 1 or x.shape[2] != 1:
-        from coreml_updatable.errors import UnsupportedConfigError
+        from ground.errors import UnsupportedConfigError
         raise UnsupportedConfigError(
             f"innerProduct input must be a vector [C,1,1], got H={x.shape[1]}, W={x.shape[2]}",
             where=f"layer '{layer.name}'", fix="put a flatten layer before it")

@@ -11,7 +11,7 @@ from functools import reduce
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 
 from . import weights as W
 from .registry import op

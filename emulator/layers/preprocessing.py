@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 
 GRAYSCALE, RGB, BGR, GRAYSCALE_FLOAT16 = 10, 20, 30, 40
 

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 
 from . import weights as W
 from .core import pair

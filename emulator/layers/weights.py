@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable import weight_params as WP
-from coreml_updatable.errors import UnsupportedConfigError
+from ground import weight_params as WP
+from ground.errors import UnsupportedConfigError
 
 
 def read(wp: Any, shape: tuple[int, ...], *, where: str, what: str = "weights") -> np.ndarray:

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from coreml_updatable.cli import main
-from emulator.spec_io import save_spec
+from ground.spec_io import save_spec
 from tests.transforms.specs import lenet_facts, lenet_spec, make, mlp_builder, updatable_mlp
 
 
@@ -93,7 +93,7 @@ def test_inspect_unknown_layer_shows_question_marks(tmp_path, capsys):
 
 
 def test_pipeline_models_are_checked_and_listed(tmp_path, capsys):
-    from coreml_updatable._coremltools import Model_pb2
+    from ground.protos import Model_pb2
 
     spec = Model_pb2.Model(specificationVersion=4, isUpdatable=True)
     spec.description.input.add().CopyFrom(mlp_builder().spec.description.input[0])

@@ -37,7 +37,7 @@ def randomize(model, seed: int = 0):
 def parity(model, x: np.ndarray, *, atol: float = 1e-5):
     """Convert ``model`` to an inference spec, run it in the emulator, compare with Keras."""
     import emulator
-    from converter import layout
+    from ground import layout
     from converter.convert import to_inference_spec
 
     spec, facts, graph = to_inference_spec(model)

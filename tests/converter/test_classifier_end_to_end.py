@@ -6,7 +6,7 @@ import pytest
 
 import emulator
 from converter.convert import convert
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 from transforms.options import UpdateOptions
 
 LABELS = ["cat", "dog", "bird"]

@@ -8,7 +8,7 @@ import pytest
 
 from converter.convert import convert, to_inference_spec
 from converter.registry import KERAS, Registry
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 from .conftest import FIXTURES
 
@@ -36,7 +36,7 @@ def test_lenet_updatable_spec_predicts_like_keras(lenet):
     import keras
 
     import emulator
-    from converter import layout
+    from ground import layout
     model = keras.saving.load_model(FIXTURES / "lenet.keras", compile=False)
     x = np.random.RandomState(0).rand(4, 28, 28, 1).astype(np.float32)
     got = emulator.load(lenet.spec).predict(layout.keras_batch_to_coreml(x))["probs"]
@@ -102,7 +102,7 @@ def test_save_refusals_and_force(tmp_path):
 
 
 def test_branches_all_trainable_breaks_the_backprop_rule():
-    from coreml_updatable.errors import BackpropRuleError
+    from ground.errors import BackpropRuleError
     with pytest.raises(BackpropRuleError, match="layer \\(residual\\)"):
         convert(FIXTURES / "branches.keras")
 

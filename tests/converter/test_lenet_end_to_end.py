@@ -8,9 +8,9 @@ import pytest
 
 import emulator
 from converter.convert import convert
-from coreml_updatable import data
+import data_loading as data
 from transforms.options import UpdateOptions
-from transforms.validate import violations
+from ground.rules import violations
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST = ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"

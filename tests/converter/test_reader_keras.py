@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from converter.keras.reader import read_keras
-from coreml_updatable.errors import BadInputError, UnsupportedLayerError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedLayerError, UnsupportedModelError
 
 from .conftest import FIXTURES
 

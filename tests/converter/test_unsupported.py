@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from converter.convert import to_inference_spec
-from coreml_updatable.errors import UnsupportedConfigError, UnsupportedLayerError
+from ground.errors import UnsupportedConfigError, UnsupportedLayerError
 
 
 def _model(shape, body):

@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from coreml_updatable._coremltools import Model_pb2, NeuralNetwork_pb2  # noqa: E402
+from ground.protos import Model_pb2, NeuralNetwork_pb2  # noqa: E402
 
 FLOAT32 = 65568  # ArrayFeatureType.FLOAT32
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coreml_updatable._coremltools import coremltools  # noqa: F401  (quiet import first)
+from ground.protos import coremltools  # noqa: F401  (quiet import first)
 from coremltools.models import datatypes
 from coremltools.models.neural_network import AdamParams, NeuralNetworkBuilder, SgdParams
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 from tests.emulator import reference as R
 
 # name: (alpha, beta); the fields the message has (others ignored)

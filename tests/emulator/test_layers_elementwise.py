@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 
 SHAPE = (3, 5, 7)
 BROADCAST = {"same": SHAPE, "channel": (3, 1, 1), "scalar": (1, 1, 1), "spatial": (1, 5, 7)}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coreml_updatable.errors import UnsupportedConfigError, UnsupportedLayerError
+from ground.errors import UnsupportedConfigError, UnsupportedLayerError
 from tests.emulator import reference as R
 
 

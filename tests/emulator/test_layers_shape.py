@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import UnsupportedLayerError
+from ground.errors import UnsupportedLayerError
 from tests.emulator import reference as R
 
 

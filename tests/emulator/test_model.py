@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import emulator
-from coreml_updatable._coremltools import Model_pb2, coremltools as ct
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+from ground.protos import Model_pb2, coremltools as ct
+from ground.errors import BadInputError, UnsupportedModelError
 from coremltools.models import datatypes
 from coremltools.models.neural_network import NeuralNetworkBuilder
 
@@ -123,7 +123,7 @@ def test_saved_files_follow_the_umask_not_mkstemps_0600(spec, tmp_path):
     import os
     import stat
 
-    from emulator.spec_io import save_spec
+    from ground.spec_io import save_spec
 
     old = os.umask(0o022)
     try:

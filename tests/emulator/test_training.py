@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import emulator
-from coreml_updatable.errors import BadInputError, TrainingDivergedError
+from ground.errors import BadInputError, TrainingDivergedError
 from emulator.events import TrainingEvent
 from emulator.shuffle import epoch_orders
 
@@ -202,7 +202,7 @@ def test_updated_model_saves_and_reloads(tmp_path):
 
 
 def test_a_model_core_ml_would_refuse_is_not_trained():
-    from coreml_updatable.errors import ValidationError
+    from ground.errors import ValidationError
 
     spec = small_cnn(seed=1, updatable=("conv",), optimizer="sgd", lr=0.1, batch=4)
     relu = next(l for l in spec.neuralNetwork.layers if l.name == "relu")
@@ -215,7 +215,7 @@ def test_a_model_core_ml_would_refuse_is_not_trained():
 
 
 def test_a_layer_of_a_type_core_ml_cannot_update_is_refused_with_apples_message():
-    from coreml_updatable.errors import ValidationError
+    from ground.errors import ValidationError
 
     spec = small_cnn(seed=1, updatable=("conv",), optimizer="sgd", lr=0.1, batch=4)
     next(l for l in spec.neuralNetwork.layers if l.name == "pool").isUpdatable = True

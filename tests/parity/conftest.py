@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from coreml_updatable import data as D
+import data_loading as D
 
 from .nets import MNIST
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coreml_updatable._coremltools import NeuralNetwork_pb2
+from ground.protos import NeuralNetwork_pb2
 from parity import verify_pair
 
 from .nets import lenet_pair

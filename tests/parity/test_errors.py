@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedConfigError, UnsupportedModelError
 from emulator.features import Feature
 from parity import settings as S
 from parity.coreml_side import target_feature

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from coreml_updatable.cli import main
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedModelError
 
 from .nets import MNIST
 

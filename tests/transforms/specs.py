@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from coreml_updatable._coremltools import coremltools as ct  # noqa: F401  (quiet import first)
+from ground.protos import coremltools as ct  # noqa: F401  (quiet import first)
 from coremltools.models import datatypes
 from coremltools.models.neural_network import AdamParams, NeuralNetworkBuilder
 
@@ -46,7 +46,7 @@ def _lenet_bytes(softmax: bool) -> bytes:
 
 def lenet_spec(softmax: bool = True):
     """A fresh copy of the LeNet inference spec (built once per session)."""
-    from coreml_updatable._coremltools import Model_pb2
+    from ground.protos import Model_pb2
 
     spec = Model_pb2.Model()
     spec.ParseFromString(_lenet_bytes(softmax))
@@ -92,7 +92,7 @@ def updatable_mlp():
 
 def run_pass(module, spec, options: UpdateOptions | None = None, facts: SourceFacts | None = None):
     """Run one pass on a copy of ``spec``; return (new spec, report, context)."""
-    from coreml_updatable._coremltools import Model_pb2
+    from ground.protos import Model_pb2
     from transforms.pipeline import PassContext
 
     work = Model_pb2.Model()

@@ -7,11 +7,11 @@ from tests.transforms.specs import make, mlp_builder, run_pass
 from coremltools.models import datatypes
 from coremltools.models.neural_network import NeuralNetworkBuilder
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
 from transforms import attach_loss
 from transforms.options import SourceFacts, UpdateOptions
 from transforms.summary import feature_type
-from transforms.validate import violations
+from ground.rules import violations
 
 
 def loss_of(spec):

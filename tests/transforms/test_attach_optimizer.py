@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from tests.transforms.specs import mlp_builder, run_pass
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
 from transforms import attach_optimizer
 from transforms.options import SourceFacts, UpdateOptions
 from transforms.summary import update_settings

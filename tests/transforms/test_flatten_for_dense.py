@@ -7,9 +7,9 @@ from tests.transforms.specs import run_pass
 from coremltools.models import datatypes
 from coremltools.models.neural_network import NeuralNetworkBuilder
 
-from coreml_updatable.errors import UnsupportedConfigError
+from ground.errors import UnsupportedConfigError
 from transforms import flatten_for_dense
-from converter.layout import hwc_to_chw_columns
+from ground.layout import hwc_to_chw_columns
 from transforms.options import SourceFacts
 
 C, H, W, OUT = 3, 2, 4, 5

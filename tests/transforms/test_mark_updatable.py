@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from tests.transforms.specs import lenet_facts, lenet_spec, mlp_builder, run_pass
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
 from transforms import mark_updatable
 from transforms.options import SourceFacts, UpdateOptions
 

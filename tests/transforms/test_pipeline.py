@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 from tests.transforms.specs import lenet_builder, lenet_facts, lenet_spec, make
 
-from coreml_updatable.errors import ValidationError
+from ground.errors import ValidationError
 from transforms import pipeline
 from transforms.options import SourceFacts, UpdateOptions
 from transforms.pipeline import PASSES, Pass, PassContext, run_passes
 from transforms.report import ConversionReport
 from transforms.summary import summarize
-from transforms.validate import violations
+from ground.rules import violations
 
 
 def test_pass_order_and_docs():

@@ -6,9 +6,9 @@ import re
 import pytest
 from tests.transforms.specs import mlp_builder, updatable_mlp
 
-from coreml_updatable._coremltools import Model_pb2
-from coreml_updatable.errors import BackpropRuleError, ValidationError
-from transforms.validate import check, violations
+from ground.protos import Model_pb2
+from ground.errors import BackpropRuleError, ValidationError
+from ground.rules import check, violations
 
 
 def messages(spec) -> list[str]:

@@ -140,7 +140,7 @@ def map_elu(layer: SourceLayer, ctx: MapContext) -> list:
 
 @keras_layer("PReLU", coreml="activation PReLU", notes="alpha shared over the spatial axes (shared_axes)")
 def map_prelu(layer: SourceLayer, ctx: MapContext) -> list:
-    from converter import layout
+    from ground import layout
     blob = ctx.inp(layer)
     alpha = np.broadcast_to(layer.weights["alpha"], blob.source_shape).astype(np.float32)
     alpha_cm = layout.keras_batch_to_coreml(alpha[None], ctx.channels_last)[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from converter import coreml_layers as L
-from converter import layout
+from ground import layout
 from converter.context import MapContext
 from converter.ir import SourceLayer
 from converter.registry import keras_layer

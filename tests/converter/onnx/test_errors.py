@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError, UnsupportedLayerError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedConfigError, UnsupportedLayerError, UnsupportedModelError
 
 from .helpers import model, node, rand
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import CoreMLUpdatableError
+from ground.errors import CoreMLUpdatableError
 
 REPO = Path(__file__).resolve().parents[3]
 FIX = REPO / "fixtures" / "onnx"
@@ -90,7 +90,7 @@ def test_log_softmax_head_trains_as_softmax_with_cross_entropy():
 
 
 def test_verify_onnx_without_reference_is_forward_only():
-    from coreml_updatable import data as D
+    import data_loading as D
     from parity.onnx_verify import verify_onnx
 
     ds = D.load(MNIST).limit(100)
@@ -100,7 +100,7 @@ def test_verify_onnx_without_reference_is_forward_only():
 
 
 def test_verify_onnx_against_the_keras_original(tmp_path):
-    from coreml_updatable import data as D
+    import data_loading as D
     from parity.onnx_verify import verify_onnx
 
     ds = D.load(MNIST)

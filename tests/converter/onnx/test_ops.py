@@ -39,7 +39,7 @@ def test_prelu(slope):
 
 def test_prelu_refuses_a_spatial_slope():
     from converter.convert import to_inference_spec
-    from coreml_updatable.errors import UnsupportedConfigError
+    from ground.errors import UnsupportedConfigError
 
     m = model([node("PRelu", ["x", "s"], ["y"])], IMG, [("y", None)], {"s": rand(1, 6, 6)})
     with pytest.raises(UnsupportedConfigError, match="slope"):
@@ -75,7 +75,7 @@ def test_softmax_over_channels_of_an_image():
 
 def test_softmax_over_width_is_refused():
     from converter.convert import to_inference_spec
-    from coreml_updatable.errors import UnsupportedConfigError
+    from ground.errors import UnsupportedConfigError
 
     m = model([node("Softmax", ["x"], ["y"], axis=-1)], IMG, [("y", None)], opset=13)
     with pytest.raises(UnsupportedConfigError, match="not the Core ML channel axis"):
@@ -156,7 +156,7 @@ def test_pooling(op, attrs):
 
 def test_ceil_mode_that_adds_a_window_is_refused():
     from converter.convert import to_inference_spec
-    from coreml_updatable.errors import UnsupportedConfigError
+    from ground.errors import UnsupportedConfigError
 
     m = model([node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)],
               [("x", [1, 3, 5, 5])], [("y", None)])

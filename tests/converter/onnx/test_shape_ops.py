@@ -95,7 +95,7 @@ def test_concat_on_channels():
 
 def test_concat_on_width_is_refused():
     from converter.convert import to_inference_spec
-    from coreml_updatable.errors import UnsupportedConfigError
+    from ground.errors import UnsupportedConfigError
 
     m = model([node("Relu", ["x"], ["a"]), node("Concat", ["a", "x"], ["y"], axis=3)], IMG, [("y", None)])
     with pytest.raises(UnsupportedConfigError, match="not the Core ML channel axis"):
@@ -144,7 +144,7 @@ def test_resize_linear(coord):
     ([1, 1, 2, 2], {"mode": "cubic"}, "mode 'cubic'")])
 def test_resize_refusals(scales, attrs, match):
     from converter.convert import to_inference_spec
-    from coreml_updatable.errors import UnsupportedConfigError
+    from ground.errors import UnsupportedConfigError
 
     attrs = {"mode": "nearest", **attrs}
     m = model([node("Resize", ["x", "", "s"], ["y"], **attrs)], IMG, [("y", None)],

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converter import layout
-from coreml_updatable.errors import UnsupportedConfigError
+from ground import layout
+from ground.errors import UnsupportedConfigError
 
 _RNG = np.random.RandomState(0)
 

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from coreml_updatable.errors import UnsupportedConfigError
+from .errors import UnsupportedConfigError
 
 # ---------------------------------------------------------------- tensor shapes and axes
 

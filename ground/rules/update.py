@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from coreml_updatable.errors import RuleViolation
+from ..errors import RuleViolation
 
-from . import _spec as S
+from .. import nn_spec as S
 
 OPTIMIZER_FIELDS = {
     "sgdOptimizer": ("SGD", ("learningRate", "miniBatchSize")),

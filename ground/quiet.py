@@ -24,7 +24,7 @@ def import_backends() -> None:
         os.dup2(sink.fileno(), 2)
         try:
             import tensorflow  # noqa: F401
-            from . import _coremltools  # noqa: F401
+            from . import protos  # noqa: F401
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)

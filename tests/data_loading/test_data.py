@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coreml_updatable import data
-from coreml_updatable.errors import BadInputError
+import data_loading as data
+from ground.errors import BadInputError
 
-MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist" / "mnist.npz"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

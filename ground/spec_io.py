@@ -6,8 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from coreml_updatable._coremltools import Model_pb2
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+from .protos import Model_pb2
+from .errors import BadInputError, UnsupportedModelError
 from google.protobuf.message import DecodeError
 
 NEURAL_NETWORK_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from coreml_updatable.errors import RuleViolation
-from coreml_updatable import weight_params as WP
+from ..errors import RuleViolation
+from .. import weight_params as WP
 
-from . import _spec as S
+from .. import nn_spec as S
 
 BACKPROP_TYPES = ("convolution", "innerProduct", "uniDirectionalLSTM", "flatten", "pooling", "batchnorm")
 BACKPROP_ACTIVATIONS = ("ReLU", "sigmoid", "tanh")

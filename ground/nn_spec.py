@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 
-from coreml_updatable._coremltools import NeuralNetwork_pb2
-from coreml_updatable.errors import UnsupportedModelError
-from coreml_updatable.weight_params import value_count
+from .protos import NeuralNetwork_pb2
+from .errors import UnsupportedModelError
+from .weight_params import value_count
 
 NN_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor")
 PIPELINE_TYPES = ("pipeline", "pipelineClassifier", "pipelineRegressor")

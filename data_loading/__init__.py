@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BadInputError
+from ground.errors import BadInputError
 
 log = logging.getLogger(__name__)
 

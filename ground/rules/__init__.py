@@ -1,0 +1,94 @@
+"""Core ML's rules for updatable models, checked on Linux: the project's only copy of Apple's rules and messages.
+
+Numbered as in the project's rules document (Core ML's ``mlmodel/src/Validation/`` sources).
+
+:func:`violations` lists every broken rule of any ``.mlmodel`` spec (Core ML itself stops at the first);
+:func:`check` raises :class:`ValidationError` (or :class:`BackpropRuleError` when only the
+back-propagation rule is broken) listing all of them. A model that is not updatable gets only the
+inference-level checks Core ML would run on it; a pipeline gets rule 3 and its sub-models' checks.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import BackpropRuleError, RuleViolation, ValidationError
+
+from . import graph as G
+from . import update as U
+from .. import nn_spec as S
+
+UPDATABLE_MODEL_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor",
+                         "kNearestNeighborsClassifier", "pipeline", "pipelineClassifier", "pipelineRegressor")
+MIN_UPDATABLE_VERSION = 4
+
+
+def violations(spec: Any) -> list[RuleViolation]:
+    """Every rule ``spec`` breaks, in the order Core ML checks them."""
+    out: list[RuleViolation] = []
+    kind = S.model_kind(spec)
+    if spec.isUpdatable:
+        if spec.specificationVersion < MIN_UPDATABLE_VERSION:
+            out.append(RuleViolation("1", "Model specification version for an updatable model must be '4' or above.",
+                                     fix="set specificationVersion to 4 or more"))
+        if kind not in UPDATABLE_MODEL_TYPES:
+            out.append(RuleViolation("2", "This model type is not supported for on-device update.",
+                                     where=f"model type '{kind or 'unset'}'",
+                                     fix="only NeuralNetwork, k-NN classifier and pipeline models can be updatable"))
+    if kind in S.PIPELINE_TYPES:
+        out += _pipeline(spec)
+    elif kind in S.NN_TYPES:
+        out += G.structure(spec)
+        if spec.isUpdatable:
+            out += G.layers(spec) + U.loss(spec) + U.update_params(spec) + G.backprop(spec)
+            out += U.training_inputs(spec)
+    return out
+
+
+def _pipeline(spec: Any) -> list[RuleViolation]:
+    """Rule 3, then every sub-model's own violations (prefixed with its position)."""
+    models, out = S.sub_models(spec), []
+    if not models:
+        return [RuleViolation("3", "Pipeline must contain one or more models.", fix="add the sub-models")]
+    if spec.isUpdatable:
+        for i, m in enumerate(models[:-1]):
+            if m.isUpdatable:
+                out.append(RuleViolation("3", f"Only the last model in the pipeline can be updatable. Model at position "
+                                              f"'{i}' is marked as updatable.", where=f"pipeline model {i}",
+                                         fix="freeze every sub-model but the last"))
+        if not models[-1].isUpdatable:
+            out.append(RuleViolation("3", "Last model in an updatable pipeline model should be marked as updatable.",
+                                     where=f"pipeline model {len(models) - 1}", fix="mark the last sub-model updatable"))
+    else:
+        for i, m in enumerate(models):
+            if m.isUpdatable:
+                out.append(RuleViolation("3", f"Found an updatable model at '{i}' inside a non-updatable pipeline.",
+                                         where=f"pipeline model {i}",
+                                         fix="mark the pipeline updatable too, or freeze the sub-model"))
+    for i, m in enumerate(models):
+        for v in violations(m):
+            where = f"pipeline model {i}" + (f", {v.where}" if v.where else "")
+            out.append(RuleViolation(v.rule, v.message, where, v.fix))
+    return out
+
+
+def check(spec: Any, *, context: str = "model") -> None:
+    """Raise :class:`ValidationError` listing every broken rule (nothing when the spec is valid)."""
+    found = violations(spec)
+    if not found:
+        return
+    if all(v.rule == "10" for v in found):
+        raise BackpropRuleError(found, context=context)
+    raise ValidationError(found, context=context)
+
+
+def pass_structure(spec: Any) -> list[RuleViolation]:
+    """What must hold after every pass: Core ML's inference structure plus distinct layer names."""
+    nn = S.nn_of(spec)
+    out = G.structure(spec)
+    seen: set[str] = set()
+    for layer in nn.layers:
+        if layer.name in seen:
+            out.append(RuleViolation("9", f"two layers are named '{layer.name}'", where=f"layer '{layer.name}'",
+                                     fix="give every layer a distinct name"))
+        seen.add(layer.name)
+    return out
