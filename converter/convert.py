@@ -15,12 +15,17 @@ from typing import Any, Sequence
 from ground import __version__
 from ground.protos import Model_pb2
 from ground.spec_io import check_output, save_spec
+from ground.update_params import COREML_OF, read
+from ground.errors import BadInputError
 from transforms.options import SourceFacts, UpdateOptions
+from transforms.pipeline import make_updatable  # the transforms' entry point
 from transforms.report import ConversionReport
 
 from .build import to_inference_spec as _graph_to_spec
-from .frontends import read_source
+from .frontends import ONNX_SUFFIXES, read_source
 from .ir import SourceGraph
+from .keras.reader import compile_facts
+from .reference import dropped_zero_biases, load_reference
 
 
 @dataclass
@@ -53,29 +58,49 @@ def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = Non
                       allow_unsafe: bool = False, override_unsupported: bool = False,
                       report: ConversionReport | None = None,
                       input_shapes: dict[str, tuple[int, ...]] | None = None,
-                      ) -> tuple[Model_pb2.Model, SourceFacts, SourceGraph]:
-    """Read the source and map it to a plain (not updatable) Core ML spec: ``(spec, facts, graph)``."""
-    graph, registry = read_source(model_or_path, allow_unsafe=allow_unsafe, input_shapes=input_shapes)
+                      reference: Any = None) -> tuple[Model_pb2.Model, SourceFacts, SourceGraph]:
+    """Read the source and map it to a plain (not updatable) Core ML spec: ``(spec, facts, graph)``.
+
+    ``reference``: for an ONNX source, the Keras model (object or path) it was exported from; its compile
+    config gives the loss and optimizer, and the zero biases the exporter dropped are listed in
+    ``facts.dropped_zero_biases`` for the ``restore_biases`` pass.
+    """
+    ref_model = None
+    if reference is not None:
+        if not _is_onnx(model_or_path):
+            raise BadInputError("a training reference is for ONNX sources; a Keras model is its own reference",
+                                where=str(reference), fix="drop the reference")
+        ref_model = load_reference(reference)
+    graph, registry = read_source(model_or_path, allow_unsafe=allow_unsafe, input_shapes=input_shapes,
+                                  compile_facts=compile_facts(ref_model) if ref_model is not None else None)
     spec, facts = _graph_to_spec(graph, registry=registry, input_names=input_names, output_names=output_names,
                                  class_labels=class_labels, report=report,
                                  override_unsupported=override_unsupported)
+    if ref_model is not None:
+        facts.dropped_zero_biases = dropped_zero_biases(spec, ref_model)
     return spec, facts, graph
+
+
+def _is_onnx(source: Any) -> bool:
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).suffix.lower() in ONNX_SUFFIXES
+    return type(source).__module__.startswith("onnx")
 
 
 def convert(model_or_path: Any, *, options: UpdateOptions | None = None, class_labels: Sequence | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-            allow_unsafe: bool = False, input_shapes: dict[str, tuple[int, ...]] | None = None) -> ConversionResult:
+            allow_unsafe: bool = False, input_shapes: dict[str, tuple[int, ...]] | None = None,
+            reference: Any = None) -> ConversionResult:
     """Convert a Keras model (object, ``.keras``/``.h5``) or an ONNX model (``.onnx``, ModelProto) into an
-    updatable Core ML model. ``input_shapes`` fixes an ONNX model's dynamic input dimensions."""
+    updatable Core ML model. ``input_shapes`` fixes an ONNX model's dynamic input dimensions;
+    ``reference`` (ONNX only) is the Keras model it was exported from, to train as that model does."""
     options = options or UpdateOptions()
     labels = class_labels if class_labels is not None else options.class_labels
     report = ConversionReport()
     spec, facts, graph = to_inference_spec(
         model_or_path, class_labels=labels, input_names=input_names, output_names=output_names,
         allow_unsafe=allow_unsafe, override_unsupported=options.override_unsupported, report=report,
-        input_shapes=input_shapes)
-    from transforms.pipeline import make_updatable  # the transforms' entry point
-
+        input_shapes=input_shapes, reference=reference)
     spec = make_updatable(spec, facts, options, report)
     _metadata(spec, graph)
     return ConversionResult(spec, report, facts, graph, options)
@@ -95,27 +120,20 @@ def _metadata(spec: Model_pb2.Model, graph: SourceGraph) -> None:
     ud["coreml_updatable.framework"] = (f"keras {keras.__version__}" if graph.framework == "keras"
                                         else graph.framework)
     ud["coreml_updatable.version"] = __version__
-    ud["coreml_updatable.update"] = json.dumps(update_settings(spec), sort_keys=True)
+    ud["coreml_updatable.update"] = json.dumps(update_metadata(spec), sort_keys=True)
 
 
-def update_settings(spec: Model_pb2.Model) -> dict:
-    """The spec's update parameters as plain data (empty if the spec is not updatable)."""
-    kind = spec.WhichOneof("Type")
-    nn = getattr(spec, kind)
+def update_metadata(spec: Model_pb2.Model) -> dict:
+    """The spec's update parameters as the model's metadata carries them, by Core ML name (empty if the
+    spec is not updatable); read by :func:`ground.update_params.read`."""
     if not spec.isUpdatable:
         return {}
-    up = nn.updateParams
-    out: dict[str, Any] = {"updatable_layers": [layer.name for layer in nn.layers if layer.isUpdatable]}
-    opt = up.optimizer.WhichOneof("OptimizerType")
-    if opt:
-        msg = getattr(up.optimizer, opt)
-        out["optimizer"] = opt
-        for f, v in msg.ListFields():
-            out[f.name] = v.defaultValue
-    for name in ("epochs", "shuffle", "seed"):
-        if up.HasField(name):
-            out[name] = getattr(up, name).defaultValue
-    losses = [ll.WhichOneof("LossLayerType") for ll in up.lossLayers]
-    if losses:
-        out["loss"] = losses
+    params = read(getattr(spec, spec.WhichOneof("Type")))
+    out: dict[str, Any] = {"updatable_layers": list(params.updatable_layers)}
+    if params.optimizer_message:
+        out["optimizer"] = params.optimizer_message
+    for option, p in params.params.items():
+        out[COREML_OF[option]] = p.default
+    if params.loss_layers:
+        out["loss"] = [layer["type"] for layer in params.loss_layers]
     return out

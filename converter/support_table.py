@@ -1,7 +1,6 @@
 """Print the README's support table: ``python -m converter.support_table [keras|onnx]``."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -27,8 +26,6 @@ def tables(names: list[str] | None = None) -> str:
     parts = []
     for name in names or ["keras", "onnx"]:
         registry = {"keras": KERAS, "onnx": ONNX}[name]
-        if name == "onnx" and importlib.util.find_spec("converter.onnx") is None:
-            continue
         label = {"keras": "Keras layer types", "onnx": "ONNX op types"}[name]
         count = len([k for k in registry.kinds() if not k.startswith("Onnx")])
         parts.append(f"### {count} {label}\n\n{markdown(registry)}\n")

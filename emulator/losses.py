@@ -6,10 +6,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from ground.errors import UnsupportedConfigError, ValidationError, RuleViolation
+from ground.errors import ValidationError
+from ground.rules.update import loss_layers
 
 from .conventions import Conventions
-from .layers import layer_kind
 from .network import Network
 
 
@@ -29,28 +29,18 @@ class Loss:
 
 
 def from_spec(nn: Any, network: Network) -> Loss:
-    """Read the single loss layer of ``nn.updateParams`` (rules 12-14)."""
-    layers = list(nn.updateParams.lossLayers)
-    if len(layers) != 1:
-        msg = ("This model has more than one loss layers specified, which is not supported at the moment."
-               if layers else "The model has no loss layer.")
-        raise ValidationError([RuleViolation("12", msg, "updateParams", "convert the model with exactly one loss")])
-    loss = layers[0]
-    kind = loss.WhichOneof("LossLayerType")
-    if kind == "categoricalCrossEntropyLossLayer":
+    """Read the single loss layer of ``nn.updateParams``; Core ML's rules 12-14 (Apple's messages, from
+    :mod:`ground.rules`) raise :class:`ValidationError` first."""
+    refused = [v for v in loss_layers(nn) if v.origin == "apple" or v.rule == "12"]
+    if refused:
+        raise ValidationError(refused, context="the model's loss layer")
+    loss = nn.updateParams.lossLayers[0]
+    if loss.WhichOneof("LossLayerType") == "categoricalCrossEntropyLossLayer":
         p = loss.categoricalCrossEntropyLossLayer
-        producer = network.producer.get(p.input)
-        softmax = network.layers[producer] if producer is not None else None
-        if softmax is None or layer_kind(softmax) != "softmax":
-            raise ValidationError([RuleViolation(
-                "13", f"For the categorical cross entropy loss layer named '{loss.name}', input is not "
-                "generated from a softmax output.", loss.name, "feed the loss from a softmax layer")])
+        softmax = network.layers[network.producer[p.input]]
         return Loss("cce", loss.name, p.input, p.target, softmax.input[0])
-    if kind == "meanSquaredErrorLossLayer":
-        p = loss.meanSquaredErrorLossLayer
-        return Loss("mse", loss.name, p.input, p.target, p.input)
-    raise UnsupportedConfigError(f"loss type '{kind}' is not supported", where=f"loss '{loss.name}'",
-                                 fix="use categorical cross-entropy or mean squared error")
+    p = loss.meanSquaredErrorLossLayer
+    return Loss("mse", loss.name, p.input, p.target, p.input)
 
 
 def compute(loss: Loss, output: tf.Tensor, target: tf.Tensor, conventions: Conventions) -> tf.Tensor:

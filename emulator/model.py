@@ -10,6 +10,7 @@ import tensorflow as tf
 from ground.errors import BadInputError
 
 from . import features as F
+from . import training
 from .layers.preprocessing import preprocessors
 from .network import Network
 from ground.spec_io import model_type, read_spec, save_spec
@@ -156,8 +157,7 @@ class Model:
 
     def update(self, data: Mapping[str, np.ndarray], **kwargs: Any):
         """Train with the model's own update parameters (see :func:`emulator.training.update`)."""
-        from .training import update
-        return update(self, data, **kwargs)
+        return training.update(self, data, **kwargs)
 
     def save(self, path) -> None:
         """Write the spec to ``path`` atomically (temporary file + rename)."""

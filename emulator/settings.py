@@ -4,18 +4,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ground.errors import BadInputError, UnsupportedConfigError
-
-# override keyword -> (Core ML field name, kind)
-_FIELDS = {
-    "learning_rate": ("learningRate", float),
-    "batch_size": ("miniBatchSize", int),
-    "momentum": ("momentum", float),
-    "beta1": ("beta1", float),
-    "beta2": ("beta2", float),
-    "eps": ("eps", float),
-}
-OVERRIDES = ("learning_rate", "batch_size", "epochs", "momentum", "beta1", "beta2", "eps", "shuffle", "seed")
+from ground.errors import BadInputError, ValidationError
+from ground.rules.update import parameters as rule_violations
+from ground.update_params import BY_OPTION, OPTIMIZERS, OVERRIDES, Param, read_message
 
 
 @dataclass(frozen=True)
@@ -40,24 +31,16 @@ class UpdateSettings:
         return d
 
 
-def _allowed(param: Any) -> tuple[str, Any] | None:
-    which = param.WhichOneof("AllowedValues")
-    if which == "range":
-        return "range", (param.range.minValue, param.range.maxValue)
-    if which == "set":
-        return "set", tuple(param.set.values)
-    return None
-
-
-def _pick(name: str, param: Any, override: Any, kind: type) -> Any:
+def _pick(name: str, param: Param, override: Any) -> Any:
     """The default of ``param``, or ``override`` after checking it against the allowed values."""
+    kind = BY_OPTION[name].kind
     if override is None:
-        return kind(param.defaultValue)
+        return kind(param.default)
     try:
         value = kind(override)
     except (TypeError, ValueError):
         raise BadInputError(f"override {name}={override!r} is not a {kind.__name__}") from None
-    allowed = _allowed(param)
+    allowed = param.allowed
     if allowed and allowed[0] == "range":
         lo, hi = allowed[1]
         if not lo <= value <= hi:
@@ -93,34 +76,35 @@ def _check_sane(s: UpdateSettings) -> None:
 
 
 def resolve(update_params: Any, overrides: dict[str, Any]) -> UpdateSettings:
-    """Resolve the settings of one run from a ``NetworkUpdateParameters`` message and overrides."""
+    """Resolve the settings of one run from a ``NetworkUpdateParameters`` message and overrides.
+
+    A message Core ML's rules 16-19 refuse raises :class:`ValidationError` with Apple's messages (as
+    ``validate`` does).
+    """
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise BadInputError(f"unknown override(s) {unknown}", fix=f"use {', '.join(OVERRIDES)}")
-    which = update_params.optimizer.WhichOneof("OptimizerType")
-    if which not in ("sgdOptimizer", "adamOptimizer"):
-        raise UnsupportedConfigError("Optimizer is not recognized.", where="updateParams",
-                                     fix="convert the model with an SGD or Adam optimizer")
-    opt = getattr(update_params.optimizer, which)
-    name = "sgd" if which == "sgdOptimizer" else "adam"
-    present = {"learning_rate", "batch_size"} | ({"momentum"} if name == "sgd" else {"beta1", "beta2", "eps"})
-    for key in set(_FIELDS) - present:
+    refused = [v for v in rule_violations(update_params) if v.origin == "apple"]
+    if refused:
+        raise ValidationError(refused, context="the model's update parameters")
+    params = read_message(update_params)
+    name = params.optimizer
+    present = set(OPTIMIZERS[name][1])
+    for key in {"learning_rate", "batch_size", "momentum", "beta1", "beta2", "eps"} - present:
         if overrides.get(key) is not None:
             raise BadInputError(f"override {key} does not apply to the model's {name.upper()} optimizer",
                                 fix=f"drop {key}; this model's optimizer takes {', '.join(sorted(present))}")
-    values = {key: _pick(key, getattr(opt, _FIELDS[key][0]), overrides.get(key), _FIELDS[key][1])
-              for key in present}
-    if not update_params.HasField("epochs"):
-        raise UnsupportedConfigError("Epochs should be included in neural network update parameters.",
-                                     where="updateParams", fix="re-convert the model with epochs set")
-    epochs = _pick("epochs", update_params.epochs, overrides.get("epochs"), int)
-    shuffle = bool(update_params.shuffle.defaultValue) if update_params.HasField("shuffle") else False
+    defaults = {"momentum": Param(0.0)}           # SGD's momentum is optional in Core ML
+    values = {key: _pick(key, params.params.get(key) or defaults[key], overrides.get(key)) for key in present}
+    epochs = _pick("epochs", params.params["epochs"], overrides.get("epochs"))
+    shuffle = bool(params.default("shuffle", False))
     if overrides.get("shuffle") is not None:
         shuffle = bool(overrides["shuffle"])
-    seed = int(update_params.seed.defaultValue) if update_params.HasField("seed") else None
+    seed = params.default("seed")
     if overrides.get("seed") is not None:
-        seed = _pick("seed", update_params.seed, overrides["seed"], int) if update_params.HasField("seed") \
+        seed = _pick("seed", params.params["seed"], overrides["seed"]) if "seed" in params.params \
             else int(overrides["seed"])
     settings = UpdateSettings(optimizer=name, epochs=epochs, shuffle=shuffle, seed=seed, **values)
     _check_sane(settings)
     return settings
+

@@ -10,18 +10,20 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
 import numpy as np
 import tensorflow as tf
 
 from ground.errors import BadInputError, TrainingDivergedError, ValidationError
+from ground.rules import violations
 
 from . import features as F
 from . import losses, optimizers, shuffle
 from .conventions import CORE_ML, Conventions
 from .events import Callback, ProgressBar, TrainingEvent
 from .layers import OPS, layer_kind
+from .network import Network
 from .settings import UpdateSettings, resolve
 from ground.spec_io import save_spec
 
@@ -32,11 +34,29 @@ STEPS_PER_CALL = 16
 Their events are delivered when the call returns; a larger value saves Python dispatch per step."""
 
 
+class Trainable(Protocol):
+    """What training reads of an :class:`emulator.model.Model` (model.py imports this module, not the reverse)."""
+
+    spec: Any
+    kind: str
+    nn: Any
+    network: Network
+    inputs: list[F.Feature]
+    training_inputs: list[F.Feature]
+    input_shapes: dict[str, tuple[int, ...]]
+    class_labels: list | None
+
+    def __init__(self, spec: Any) -> None: ...
+
+    @property
+    def label_output(self) -> str | None: ...
+
+
 @dataclass
 class UpdateResult:
     """The updated model and what the run did."""
 
-    model: Any                                   # emulator.Model with the trained weights
+    model: Trainable                             # emulator.Model with the trained weights
     settings: UpdateSettings
     conventions: dict[str, str]
     batch_losses: list[np.ndarray] = field(default_factory=list)   # per epoch, one loss per mini-batch
@@ -83,7 +103,7 @@ def batches_per_epoch(n: int, batch_size: int, conventions: Conventions = CORE_M
     raise ValueError(f"unknown partial-batch convention {conventions.partial_last_batch!r}")
 
 
-def updatable_layers(model) -> list[Any]:
+def updatable_layers(model: Trainable) -> list[Any]:
     """The layers marked updatable, once Core ML's rules (at least one, of an updatable type) hold."""
     if not model.spec.isUpdatable:
         raise BadInputError("the model is not updatable (isUpdatable is false)",
@@ -92,21 +112,19 @@ def updatable_layers(model) -> list[Any]:
     return [layer for layer in model.network.layers if layer.isUpdatable]
 
 
-def refuse_what_core_ml_refuses(spec) -> None:
+def refuse_what_core_ml_refuses(spec: Any) -> None:
     """Raise ValidationError when Core ML's own validator would refuse to load ``spec`` for update.
 
     Autodiff would train through anything; a device will not (e.g. a leaky ReLU between an updatable
     layer and the loss). Only Apple's rules count here, not the stricter checks of coremltools or of
     this project (``RuleViolation.origin``).
     """
-    from ground.rules import violations   # Core ML's rules, on specs only
-
     refused = [v for v in violations(spec) if v.origin == "apple"]
     if refused:
         raise ValidationError(refused, context="Core ML would refuse to update this model on device: it")
 
 
-def _target_array(model, loss: losses.Loss, values: np.ndarray, n: int, n_classes: int) -> np.ndarray:
+def _target_array(model: Trainable, loss: losses.Loss, values: np.ndarray, n_classes: int) -> np.ndarray:
     """Class indices (int32, (N,)) for cross-entropy; a backend-layout float array for MSE."""
     if loss.kind == "mse":
         feature = next((f for f in model.training_inputs if f.name == loss.target), None)
@@ -135,7 +153,7 @@ def _target_array(model, loss: losses.Loss, values: np.ndarray, n: int, n_classe
     return values.astype(np.int32)
 
 
-def _prepare(model, loss: losses.Loss, data: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _prepare(model: Trainable, loss: losses.Loss, data: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     tensor_inputs = [f for f in model.inputs if f.is_tensor]
     needed_inputs = [f for f in tensor_inputs if f.name in set(_ancestors_inputs(model, loss))]
     required = [f.name for f in needed_inputs] + [loss.target]
@@ -157,18 +175,18 @@ def _prepare(model, loss: losses.Loss, data: Mapping[str, np.ndarray]) -> tuple[
         if not np.all(np.isfinite(arr)):
             raise BadInputError(f"input '{name}' contains NaN or infinite values", fix="clean the data")
     output_shape = model.network.blob_shapes(model.input_shapes, [loss.blob])[loss.blob]
-    target = _target_array(model, loss, data[loss.target], n, int(np.prod(output_shape)))
+    target = _target_array(model, loss, data[loss.target], int(np.prod(output_shape)))
     return feeds, target
 
 
-def _ancestors_inputs(model, loss: losses.Loss) -> Iterable[str]:
+def _ancestors_inputs(model: Trainable, loss: losses.Loss) -> Iterable[str]:
     used = set()
     for i in model.network.needed_layers([loss.blob]):
         used.update(model.network.layers[i].input)
     return used
 
 
-def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callback] = (),
+def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callback] = (),
            progress: bool = False, conventions: Conventions = CORE_ML, **overrides: Any) -> UpdateResult:
     """Train ``model`` on ``data`` (training-input name -> array in Core ML layout).
 
@@ -176,8 +194,6 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
     checked against the model's allowed values. Returns an :class:`UpdateResult`; the input model is
     not changed.
     """
-    from .model import Model  # a cycle at import time otherwise
-
     started = time.perf_counter()
     trainable = updatable_layers(model)
     settings = resolve(model.nn.updateParams, {k: v for k, v in overrides.items() if v is not None})
@@ -248,7 +264,7 @@ def update(model, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callbac
         if layer.name in variables:
             values = {k: v.numpy() for k, v in variables[layer.name].items()}
             OPS[layer_kind(layer)].write_back(layer, model.network.plan.to_spec_layout(layer.name, values))
-    result = UpdateResult(Model(new_spec), settings, conventions.describe(), all_losses, orders,
+    result = UpdateResult(type(model)(new_spec), settings, conventions.describe(), all_losses, orders,
                           time.perf_counter() - started)
     emit(TrainingEvent("training_end", settings.epochs - 1, per_epoch - 1, result.epoch_losses[-1],
                        result.epoch_mean_losses[-1], settings.epochs, per_epoch))

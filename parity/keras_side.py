@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from ground.errors import UnsupportedModelError
 
-from .mapping import KERAS_KIND, flat_layers, keras_weighted_layers
+from converter.reference import KERAS_KIND, flat_layers
+from converter.reference import weighted_layers as keras_weighted_layers
 
 log = logging.getLogger(__name__)
 

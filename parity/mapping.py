@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from converter.reference import KERAS_KIND
+from converter.reference import weighted_layers as keras_weighted_layers
 from emulator.layers import OPS, layer_kind
 
 log = logging.getLogger(__name__)
 
-KERAS_KIND = {"Dense": "innerProduct", "Conv2D": "convolution"}
 REORDERING = ("flatten", "flattenTo2D", "reshape", "reshapeStatic", "permute")
 ELEMENTWISE = ("activation",)
 
@@ -31,21 +32,6 @@ class LayerPair:
     coreml: str          # Core ML layer name
     keras: str           # Keras layer name
     kind: str            # 'convolution' | 'innerProduct'
-
-
-def keras_weighted_layers(model: Any) -> list[Any]:
-    """Keras layers that map onto updatable-capable Core ML layers, in model order."""
-    return [layer for layer in flat_layers(model) if type(layer).__name__ in KERAS_KIND]
-
-
-def flat_layers(model: Any) -> list[Any]:
-    out = []
-    for layer in model.layers:
-        if hasattr(layer, "layers") and type(layer).__name__ in ("Sequential", "Functional", "Model"):
-            out.extend(flat_layers(layer))
-        else:
-            out.append(layer)
-    return out
 
 
 def pair_layers(keras_model: Any, network: Any) -> tuple[list[LayerPair], list[str]]:

@@ -12,14 +12,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ground.errors import UnsupportedConfigError
+from ground.errors import ValidationError
+from ground.rules.update import parameters as rule_violations
+from ground.update_params import KERAS_OF, OPTIMIZERS, read
 
 log = logging.getLogger(__name__)
 
-OPTIMIZER_FIELDS = {"sgd": ("learning_rate", "momentum"),
-                    "adam": ("learning_rate", "beta1", "beta2", "eps")}
-_KERAS_KEYS = {"learning_rate": "learning_rate", "beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
-               "momentum": "momentum"}
+OPTIMIZER_FIELDS = {name: tuple(p for p in fields if p != "batch_size") for name, (_, fields) in OPTIMIZERS.items()}
+"""The optimizer settings parity compares (the batch size is the run's, on both sides)."""
 _CCE = {"categorical_crossentropy", "sparse_categorical_crossentropy", "categoricalcrossentropy",
         "sparsecategoricalcrossentropy"}
 _MSE = {"mse", "mean_squared_error", "meansquarederror"}
@@ -65,7 +65,7 @@ def keras_compile_facts(model: Any) -> tuple[str | None, str | None, dict[str, f
     config = opt.get_config()
     values: dict[str, float] = {}
     for ours in OPTIMIZER_FIELDS[name]:
-        raw = config.get(_KERAS_KEYS[ours])
+        raw = config.get(KERAS_OF[ours])
         if isinstance(raw, dict):
             notes.append(f"the source's learning rate is a schedule ({raw.get('class_name')}); Core ML keeps "
                          "one constant rate: the schedule's initial rate is compared")
@@ -100,21 +100,15 @@ def _loss_name(loss: Any) -> str | None:
 
 
 def coreml_settings(nn: Any) -> tuple[str, str, dict[str, float]]:
-    """(loss, optimizer, values) from a NeuralNetwork message's ``updateParams``."""
-    up = nn.updateParams
-    kinds = [layer.WhichOneof("LossLayerType") for layer in up.lossLayers]
-    loss = {"categoricalCrossEntropyLossLayer": "cce", "meanSquaredErrorLossLayer": "mse"}.get(
-        kinds[0] if kinds else "", "none")
-    which = up.optimizer.WhichOneof("OptimizerType")
-    if which not in ("sgdOptimizer", "adamOptimizer"):
-        raise UnsupportedConfigError("Optimizer is not recognized.", where="updateParams",
-                                     fix="convert the model with an SGD or Adam optimizer")
-    optimizer = "sgd" if which == "sgdOptimizer" else "adam"
-    msg = getattr(up.optimizer, which)
-    fields = {"learning_rate": "learningRate", "momentum": "momentum", "beta1": "beta1", "beta2": "beta2",
-              "eps": "eps"}
-    values = {k: float(getattr(msg, fields[k]).defaultValue) for k in OPTIMIZER_FIELDS[optimizer]}
-    return loss, optimizer, values
+    """(loss, optimizer, values) from a NeuralNetwork message's ``updateParams``; an optimizer Core ML
+    would refuse raises :class:`ValidationError` with Apple's message (as ``validate`` does)."""
+    params = read(nn)
+    if params.optimizer is None:
+        refused = [v for v in rule_violations(nn.updateParams) if v.rule == "16" and v.origin == "apple"]
+        raise ValidationError(refused, context="the Core ML model's updateParams")
+    optimizer = params.optimizer
+    values = {k: float(params.default(k, 0.0)) for k in OPTIMIZER_FIELDS[optimizer]}
+    return params.loss if params.loss in ("cce", "mse") else "none", optimizer, values
 
 
 def expected_settings(keras_model: Any, nn: Any, options: Any | None) -> Expected:

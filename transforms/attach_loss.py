@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ground.protos import FeatureTypes_pb2
-from ground.errors import BadInputError, UnsupportedConfigError
-
 from ground import nn_spec as S
+from ground.errors import BadInputError, UnsupportedConfigError
+from ground.protos import FeatureTypes_pb2, Model_pb2
+
+from .context import PassContext
 
 NAME = "attach_loss"
+REQUIRES: tuple[str, ...] = ("mark_updatable",)
 LOSSES = ("auto", "cce", "mse")
 LOGIT_PRODUCERS = ("innerProduct",)
 
 
-def run(spec: Any, ctx: Any) -> None:
+def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     """Attach the loss and declare the training inputs (model inputs the loss needs + the target).
 
     Before (cross-entropy on logits, ``from_logits=True``)::

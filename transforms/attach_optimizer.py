@@ -9,11 +9,15 @@ import math
 from numbers import Real
 from typing import Any
 
-from ground.errors import BadInputError, UnsupportedConfigError
-
 from ground import nn_spec as S
+from ground.errors import BadInputError, UnsupportedConfigError
+from ground.protos import Model_pb2
+from ground.update_params import COREML_OF, KERAS_OF, OPTIMIZERS, OPTION_OF, canonical
+
+from .context import PassContext
 
 NAME = "attach_optimizer"
+REQUIRES: tuple[str, ...] = ("mark_updatable",)
 
 DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
@@ -38,12 +42,8 @@ BATCH_SET = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 EPOCHS_RANGE = (1, 1000)
 """Default allowed epochs (widened to hold the default)."""
 
-FIELDS = {"adam": ("learningRate", "miniBatchSize", "beta1", "beta2", "eps"),
-          "sgd": ("learningRate", "miniBatchSize", "momentum")}
-OPTION_OF = {"learningRate": "learning_rate", "miniBatchSize": "batch_size", "epochs": "epochs",
-             "momentum": "momentum", "beta1": "beta1", "beta2": "beta2", "eps": "eps"}
-KERAS_KEY = {"learningRate": "learning_rate", "beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
-             "momentum": "momentum"}
+FIELDS = {name: tuple(COREML_OF[p] for p in params) for name, (_, params) in OPTIMIZERS.items()}
+"""Optimizer -> its Core ML fields."""
 NEAREST = {"adamw": "adam", "adamax": "adam", "nadam": "adam", "amsgrad": "adam", "rmsprop": "adam",
            "adagrad": "adam", "adadelta": "adam", "adafactor": "adam", "lion": "adam", "lamb": "adam",
            "ftrl": "sgd", "sgd": "sgd", "adam": "adam"}
@@ -60,10 +60,9 @@ UNSUPPORTED_KEYS = {  # Keras optimizer config key -> (is it in use?, the neares
     "loss_scale_factor": (lambda v: v is not None and v != 1, "no loss scaling"),
     "loss_scale": (lambda v: v is not None and v != 1, "no loss scaling"),
 }
-ALIASES = {**{v: k for k, v in OPTION_OF.items()}, **{k: k for k in OPTION_OF}}
 
 
-def run(spec: Any, ctx: Any) -> None:
+def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     """Set the optimizer and the other update parameters.
 
     Before: ``updateParams`` with a loss layer only.  After (defaults)::
@@ -106,7 +105,8 @@ def run(spec: Any, ctx: Any) -> None:
         up.seed.defaultValue = opts.seed
         ctx.report.add(stage=NAME, action="set", subject="seed", reason=f"{opts.seed} (option)")
     unknown = sorted(set(opts.allowed_ranges) | set(opts.allowed_sets))
-    unknown = [k for k in unknown if k not in ALIASES or (ALIASES[k] not in FIELDS[name] and ALIASES[k] != "epochs")]
+    unknown = [k for k in unknown if canonical(k) is None
+               or (COREML_OF[canonical(k)] not in FIELDS[name] and canonical(k) != "epochs")]
     if unknown:
         raise BadInputError(f"allowed values given for {', '.join(unknown)}, which the {name} optimizer does not have",
                             where="option 'allowed_ranges'/'allowed_sets'",
@@ -164,7 +164,7 @@ def _value(field: str, opts: Any, config: dict) -> tuple[Any, str]:
     given = getattr(opts, OPTION_OF[field])
     if given is not None:
         return given, "option"
-    key = KERAS_KEY.get(field)
+    key = KERAS_OF.get(OPTION_OF[field])
     if key in config and isinstance(config[key], Real):
         return float(config[key]), "compile config"
     if field == "learningRate" and key in config and not isinstance(config[key], Real):

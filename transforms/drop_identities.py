@@ -4,8 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from ground import nn_spec as S
+from ground.protos import Model_pb2
+
+from .context import PassContext
 
 NAME = "drop_identities"
+REQUIRES: tuple[str, ...] = ()
 
 
 def is_identity(layer: Any) -> bool:
@@ -16,7 +20,7 @@ def is_identity(layer: Any) -> bool:
     return lin.alpha == 1.0 and lin.beta == 0.0 and len(layer.input) == 1 and len(layer.output) == 1
 
 
-def run(spec: Any, ctx: Any) -> None:
+def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     """Drop every identity activation, rewiring its consumers to its input.
 
     Before::

@@ -3,18 +3,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ground.errors import UnsupportedConfigError
-from ground import weight_params as WP
-
 from ground import nn_spec as S
+from ground import weight_params as WP
+from ground.errors import UnsupportedConfigError
 from ground.layout import hwc_to_chw_columns  # the project's one layout module (pure numpy)
+from ground.protos import Model_pb2
+
+from .context import PassContext
 
 NAME = "flatten_for_dense"
+REQUIRES: tuple[str, ...] = ("drop_identities",)
 CHANNEL_FIRST, CHANNEL_LAST = 0, 1
 TO_HWC = [0, 2, 3, 1]
 
 
-def run(spec: Any, ctx: Any) -> None:
+def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     """Rewrite channels-last flattening feeding innerProduct layers as ``flatten(CHANNEL_FIRST)``.
 
     Pattern A, before::

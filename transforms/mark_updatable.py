@@ -1,20 +1,22 @@
 """Pass ``mark_updatable``: choose the layers Core ML will train and set every flag that needs."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from ground.errors import BadInputError, UnsupportedConfigError
-from ground import weight_params as WP
-
 from ground import nn_spec as S
+from ground import weight_params as WP
+from ground.errors import UnsupportedConfigError
+from ground.protos import Model_pb2
 from ground.rules.graph import COREMLTOOLS_FP16
 
+from .context import PassContext
+from .updatable_policy import Candidate, select
+
 NAME = "mark_updatable"
-POLICIES = "'trainable', 'all', 'last:N', 'NAME,NAME' or 're:PATTERN'"
+REQUIRES: tuple[str, ...] = ("flatten_for_dense", "restore_biases")
 
 
-def run(spec: Any, ctx: Any) -> None:
+def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     """Mark the layers chosen by ``options.updatable`` updatable.
 
     Before::
@@ -61,68 +63,19 @@ def run(spec: Any, ctx: Any) -> None:
                        reason=f"trainable in the source but frozen: Core ML cannot update {S.kind(by_name[name])} layers")
 
 
-def _select(nn: Any, ctx: Any) -> list[str]:
+def _select(nn: Any, ctx: PassContext) -> list[str]:
     """Core ML layer names chosen by the policy, in spec order."""
-    policy = (ctx.options.updatable or "").strip()
-    capable = [layer.name for layer in nn.layers if S.kind(layer) in S.UPDATABLE_TYPES]
-    if policy == "trainable":
-        return [n for n in capable if n in ctx.facts.trainable_layers]
-    if policy == "all":
-        return capable
-    if policy.startswith("last:"):
-        text = policy[5:]
-        if not text.isdigit() or int(text) < 1:
-            raise BadInputError(f"'{policy}' needs a positive whole number after 'last:'", where="option 'updatable'",
-                                fix="write e.g. last:2")
-        n = int(text)
-        if n > len(capable):
-            raise BadInputError(f"'{policy}' asks for {n} layers but the model has only {len(capable)} convolution/"
-                                f"innerProduct layers ({', '.join(capable)})", where="option 'updatable'",
-                                fix=f"use last:{len(capable)} or all")
-        return capable[-n:]
-    if policy.startswith("re:"):
-        try:
-            pattern = re.compile(policy[3:])
-        except re.error as exc:
-            raise BadInputError(f"'{policy[3:]}' is not a valid regular expression ({exc})",
-                                where="option 'updatable'", fix="fix the pattern (Python re syntax)") from None
-        picked = [n for n in capable if pattern.search(n) or pattern.search(ctx.facts.source_layer_of.get(n, ""))]
-        if not picked:
-            raise BadInputError(f"the pattern '{policy[3:]}' matches no convolution/innerProduct layer",
-                                where="option 'updatable'", fix=f"layers that can be updatable: {', '.join(capable)}")
-        return picked
-    names = [p.strip() for p in policy.split(",") if p.strip()]
-    if not names:
-        raise BadInputError("no updatable policy given", where="option 'updatable'", fix=f"use {POLICIES}")
-    return _by_names(nn, names, ctx)
-
-
-def _by_names(nn: Any, names: list[str], ctx: Any) -> list[str]:
-    layers = {layer.name: layer for layer in nn.layers}
-    from_source: dict[str, list[str]] = {}
-    for coreml, source in ctx.facts.source_layer_of.items():
-        from_source.setdefault(source, []).append(coreml)
-    chosen: set[str] = set()
-    for name in names:
-        if name in layers:
-            candidates = [name]
-        elif name in from_source:
-            candidates = [n for n in from_source[name] if n in layers]
-            capable = [n for n in candidates if S.kind(layers[n]) in S.UPDATABLE_TYPES]
-            candidates = capable or candidates
-        else:
-            raise BadInputError(
-                f"no layer named '{name}' (neither a Core ML nor a source layer name)", where="option 'updatable'",
-                fix=f"choose among: {', '.join(n for n in layers if S.kind(layers[n]) in S.UPDATABLE_TYPES)}; "
-                    f"or use {POLICIES}")
-        for n in candidates:
-            if S.kind(layers[n]) not in S.UPDATABLE_TYPES:
-                raise UnsupportedConfigError(
-                    f"layer '{n}' is a {S.kind(layers[n])} layer; only convolution and innerProduct layers can be "
-                    "updatable", where="option 'updatable'",
-                    fix="leave it out (it stays frozen) and choose convolution/innerProduct layers")
-            chosen.add(n)
-    return [layer.name for layer in nn.layers if layer.name in chosen]
+    source_of = ctx.facts.source_layer_of
+    candidates = [Candidate(layer.name, (layer.name, source_of.get(layer.name, "")),
+                            layer.name in ctx.facts.trainable_layers)
+                  for layer in nn.layers if S.kind(layer) in S.UPDATABLE_TYPES]
+    others: dict[str, str] = {}
+    for layer in nn.layers:
+        if S.kind(layer) not in S.UPDATABLE_TYPES:
+            others.setdefault(layer.name, S.kind(layer))
+            if source_of.get(layer.name):
+                others.setdefault(source_of[layer.name], S.kind(layer))
+    return select(ctx.options.updatable, candidates, others=others)
 
 
 def _check_capable(layer: Any, ctx: Any) -> None:

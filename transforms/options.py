@@ -40,6 +40,7 @@ class SourceFacts:
     updatable_candidates_order: list[str] = field(default_factory=list)  # conv/innerProduct, input->output
     source_layer_of: dict[str, str] = field(default_factory=dict)        # Core ML layer -> source layer name
     blob_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # Core ML blob -> (C,H,W) or (C,)
+    dropped_zero_biases: set[str] = field(default_factory=set)  # Core ML layers to give a zero bias (restore_biases)
     loss: str | None = None               # from compile: 'cce' | 'mse' | None
     loss_from_logits: bool = False
     label_smoothing: float = 0.0

@@ -8,60 +8,72 @@ all of Core ML's rules for updatable models. Errors propagate; nothing is caught
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from ground.protos import Model_pb2
 from ground.errors import ValidationError
+from ground.protos import Model_pb2
+from ground.rules import pass_structure
 
+from . import (attach_loss, attach_optimizer, drop_identities, flatten_for_dense, mark_updatable, restore_biases,
+               validate)
+from .context import PassContext
 from .options import SourceFacts, UpdateOptions
 from .report import ConversionReport
+
+__all__ = ["PASSES", "Pass", "PassContext", "PassOrderError", "check_order", "make_updatable", "run_passes"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class PassContext:
-    """What every pass may read (options, facts) and write (report, blob shapes as blobs are renamed)."""
-
-    options: UpdateOptions
-    facts: SourceFacts
-    report: ConversionReport
-    blob_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
-
-    def rename_blob(self, old: str, new: str) -> None:
-        """Keep ``blob_shapes`` in step when a pass renames a blob."""
-        if old in self.blob_shapes:
-            self.blob_shapes[new] = self.blob_shapes.pop(old)
+PassFn = Callable[[Model_pb2.Model, PassContext], None]
 
 
 @dataclass(frozen=True)
 class Pass:
-    """One named pass: ``fn(spec, ctx)`` changes ``spec`` (a copy) in place."""
+    """One named pass: ``fn(spec, ctx)`` changes ``spec`` (a copy) in place; ``requires``: the passes that
+    must have run before it when they run at all (as torch.fx's pass-manager constraints)."""
 
     name: str
-    fn: Callable[[Any, PassContext], None]
+    fn: PassFn
     doc: str
+    requires: tuple[str, ...] = ()
 
 
-def _passes() -> list[Pass]:
-    from . import attach_loss, attach_optimizer, drop_identities, flatten_for_dense, mark_updatable, validate
-    mods = [drop_identities, flatten_for_dense, mark_updatable, attach_loss, attach_optimizer, validate]
-    return [Pass(m.NAME, m.run, (m.run.__doc__ or "").strip()) for m in mods]
+class PassOrderError(ValueError):
+    """A pipeline lists a pass before one it requires (a bug in the pipeline, not in the user's model)."""
 
 
-PASSES: list[Pass] = _passes()
+def check_order(passes: Sequence[Pass]) -> None:
+    """Raise :class:`PassOrderError` unless every pass comes after the passes it requires, and names are unique."""
+    position = {}
+    for i, p in enumerate(passes):
+        if p.name in position:
+            raise PassOrderError(f"pass '{p.name}' is listed twice")
+        position[p.name] = i
+    for i, p in enumerate(passes):
+        late = [r for r in p.requires if position.get(r, -1) > i]
+        if late:
+            raise PassOrderError(f"pass '{p.name}' must run after {', '.join(repr(r) for r in late)}, "
+                                 "which the pipeline lists later")
+
+
+MODULES = [drop_identities, flatten_for_dense, restore_biases, mark_updatable, attach_loss, attach_optimizer,
+           validate]
+PASSES: list[Pass] = [Pass(m.NAME, m.run, (m.run.__doc__ or "").strip(), tuple(m.REQUIRES)) for m in MODULES]
 """The passes, in the order :func:`make_updatable` runs them."""
+check_order(PASSES)
 
 
-def run_passes(spec: Any, ctx: PassContext, passes: list[Pass] | None = None) -> Any:
-    """Run ``passes`` (default: all) on copies of ``spec``; return the last copy."""
-    from ground.rules import pass_structure
+def run_passes(spec: Model_pb2.Model, ctx: PassContext, passes: Sequence[Pass] | None = None) -> Model_pb2.Model:
+    """Run ``passes`` (default: all) on copies of ``spec``, after checking their order; return the last copy."""
+    passes = PASSES if passes is None else list(passes)
+    check_order(passes)
     broken = pass_structure(spec)
     if broken:
         raise ValidationError(broken, context="the inference spec given to the passes")
     current = spec
-    for p in PASSES if passes is None else passes:
+    for p in passes:
         work = Model_pb2.Model()
         work.CopyFrom(current)
         log.debug("running pass %s", p.name)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ground.rules import graph as G
 from ground import nn_spec as S
+from ground.rules import graph as G
+from ground.update_params import COREML_OF, Param, read
 
 _ARRAY_TYPES = {65568: "Float32", 65600: "Double", 131104: "Int32", 65552: "Float16"}
 
@@ -21,41 +22,33 @@ def feature_type(fd: Any) -> str:
             "dictionaryType": "Dictionary"}.get(kind, str(kind))
 
 
-def _param(p: Any) -> dict:
-    """An Int64Parameter/DoubleParameter: default and allowed range or set."""
-    out: dict[str, Any] = {"default": p.defaultValue}
-    which = p.WhichOneof("AllowedValues") if hasattr(p, "WhichOneof") else None
-    if which == "range":
-        out["range"] = [p.range.minValue, p.range.maxValue]
-    elif which == "set":
-        out["set"] = list(p.set.values)
+def _param(p: Param) -> dict:
+    """A parameter's default and its allowed range or set."""
+    out: dict[str, Any] = {"default": p.default}
+    if p.allowed is not None:
+        out[p.allowed[0]] = list(p.allowed[1])
     return out
 
 
 def update_settings(spec: Any) -> dict:
-    """Loss, optimizer with hyperparameters (and their allowed values), epochs, shuffle, seed, training inputs."""
-    nn = S.nn_of(spec)
-    up = nn.updateParams
-    losses = []
-    for loss in up.lossLayers:
-        which = loss.WhichOneof("LossLayerType")
-        p = getattr(loss, which) if which else None
-        losses.append({"name": loss.name, "type": {"categoricalCrossEntropyLossLayer": "categorical cross-entropy",
-                                                   "meanSquaredErrorLossLayer": "mean squared error"}.get(which, which),
-                       "input": p.input if p else "", "target": p.target if p else ""})
-    which = up.optimizer.WhichOneof("OptimizerType")
+    """Loss, optimizer with hyperparameters (and their allowed values), epochs, shuffle, seed, training inputs
+    (read by :func:`ground.update_params.read`, the one reader of ``updateParams``)."""
+    params = read(S.nn_of(spec))
+    words = {"categoricalCrossEntropyLossLayer": "categorical cross-entropy",
+             "meanSquaredErrorLossLayer": "mean squared error"}
+    losses = [{**layer, "type": words.get(layer["type"], layer["type"])} for layer in params.loss_layers]
     optimizer = None
-    if which:
-        opt = getattr(up.optimizer, which)
-        optimizer = {"type": {"sgdOptimizer": "sgd", "adamOptimizer": "adam"}.get(which, which),
-                     "parameters": {fd.name: _param(getattr(opt, fd.name)) for fd in opt.DESCRIPTOR.fields
-                                    if opt.HasField(fd.name)}}
+    if params.optimizer_message:
+        optimizer = {"type": params.optimizer or params.optimizer_message,
+                     "parameters": {COREML_OF[k]: _param(p) for k, p in params.params.items()
+                                    if k not in ("epochs", "shuffle", "seed")}}
+    epochs = params.params.get("epochs")
     return {
         "loss": losses,
         "optimizer": optimizer,
-        "epochs": _param(up.epochs) if up.HasField("epochs") else None,
-        "shuffle": up.shuffle.defaultValue if up.HasField("shuffle") else None,
-        "seed": up.seed.defaultValue if up.HasField("seed") else None,
+        "epochs": _param(epochs) if epochs is not None else None,
+        "shuffle": params.default("shuffle"),
+        "seed": params.default("seed"),
         "training_inputs": [{"name": f.name, "type": feature_type(f)} for f in spec.description.trainingInput],
     }
 

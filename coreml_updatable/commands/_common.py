@@ -59,5 +59,7 @@ def input_shapes_from(args) -> dict | None:
 
 
 def overrides_from(args) -> dict:
-    return {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "momentum", "beta1",
-                                          "beta2", "eps", "shuffle", "seed")}
+    """The per-run overrides given on the command line, by option name (the one name map's)."""
+    from ground.update_params import OVERRIDES
+
+    return {k: getattr(args, k) for k in OVERRIDES}

@@ -8,16 +8,18 @@ import json
 from pathlib import Path
 
 from ground.errors import BadInputError
+from ground.update_params import kind_of
 
 from ._common import add_hyperparameters, add_input_shape, input_shapes_from
-
-INT_PARAMS = ("batch_size", "epochs", "miniBatchSize")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("source", help="the Keras model (.keras, .h5) or ONNX model (.onnx)")
     parser.add_argument("-o", "--output", required=True, help="the .mlmodel to write")
     parser.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    parser.add_argument("--reference", metavar="MODEL.keras",
+                        help="ONNX sources: the Keras model it was exported from; its loss and optimizer become "
+                             "the defaults, and zero biases the exporter dropped are restored (trains as Keras does)")
     g = parser.add_argument_group("what to train")
     g.add_argument("--updatable", default="trainable", metavar="WHICH",
                    help="layers to make updatable: trainable (the source's flags, default), all, last:N, "
@@ -55,7 +57,7 @@ def parse_allow(items: list[str]) -> tuple[dict, dict]:
         if not sep or not name or not value:
             raise BadInputError(f"--allow '{item}' is not NAME=MIN:MAX or NAME=V1,V2",
                                 fix="e.g. --allow learning-rate=0.0001:0.1 --allow batch-size=16,32,64")
-        number = int if name in INT_PARAMS else float
+        number = int if kind_of(name) is int else float
         try:
             if ":" in value:
                 lo, hi = (number(v) for v in value.split(":", 1))
@@ -110,7 +112,7 @@ def run(args) -> int:
         options.loss_output = args.loss_output
     result = convert(args.source, options=options, input_names=_names(args.input_name),
                      output_names=_names(args.output_name), allow_unsafe=args.allow_unsafe_code,
-                     input_shapes=input_shapes_from(args))
+                     input_shapes=input_shapes_from(args), reference=args.reference)
     result.save(args.output, force=args.force)
     summary = _summary(result.spec)
     if args.json_report:
@@ -121,20 +123,19 @@ def run(args) -> int:
     print("conversion report:")
     for line in result.report.lines():
         print(f"  {line}")
-    if summary is not None:
-        from transforms.summary import format_table
-        print(f"{args.output}:")
-        for line in format_table(summary):
-            print(line)
+    from transforms.summary import format_table
+
+    print(f"{args.output}:")
+    for line in format_table(summary):
+        print(line)
     return 0
 
 
-def _summary(spec) -> dict | None:
-    """The inspect command's data-level summary of the written model (None if not available)."""
-    try:
-        from coreml_updatable.commands.inspect import measured_shapes
-        from transforms.summary import summarize
-    except ImportError:  # the inspect summary is optional: the conversion itself is complete
-        return None
+def _summary(spec) -> dict:
+    """The inspect command's data-level summary of the written model."""
+    from transforms.summary import summarize
+
+    from .inspect import measured_shapes
+
     shapes, _ = measured_shapes(spec)
     return summarize(spec, shapes)

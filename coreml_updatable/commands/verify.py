@@ -44,12 +44,12 @@ def options_from(args):
 
 
 def run(args) -> int:
-    from parity import verify
+    from parity import ForwardFigures, verify
 
     report = verify(args.source, args.data, options=options_from(args), epochs=args.epochs,
                     batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
                     progress=not args.no_progress, reference=args.reference, input_shapes=input_shapes_from(args))
-    if not hasattr(report, "table"):      # an ONNX model without a Keras reference: forward figures only
+    if isinstance(report, ForwardFigures):    # an ONNX model without a Keras reference: forward figures only
         figures = report.as_dict()
         if args.json:
             print(json.dumps(figures, indent=2))

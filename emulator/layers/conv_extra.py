@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .core import pair, valid_padding
+from .padding import pair, valid_padding
 
 
 def dilate_kernel(w: tf.Tensor, dh: int, dw: int) -> tf.Tensor:

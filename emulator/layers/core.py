@@ -7,43 +7,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from ground.errors import UnsupportedConfigError
+
 from . import weights as W
+from .conv_extra import conv2d, deconvolution  # dilation, groups, transposed: beside this file
+from .padding import pad_hw, pair, same_padding, valid_padding
+from .pooling_extra import pooling as general_pooling  # padding modes, L2, includeLastPixel, global
 from .registry import op
-
-# ---------------------------------------------------------------- padding helpers
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int = 1,
-                 top_left_heavy: bool = False) -> tuple[int, int]:
-    """(start, end) padding of Core ML's 'same' mode: output = ceil(size / stride)."""
-    out = -(-size // stride)
-    effective = (kernel - 1) * dilation + 1
-    total = max((out - 1) * stride + effective - size, 0)
-    small, large = total // 2, total - total // 2
-    return (large, small) if top_left_heavy else (small, large)
-
-
-def valid_padding(valid) -> tuple[tuple[int, int], tuple[int, int]]:
-    """((top, bottom), (left, right)) explicit padding of a ``ValidPadding`` message."""
-    amounts = list(valid.paddingAmounts.borderAmounts)
-    if not amounts:
-        return (0, 0), (0, 0)
-    return ((amounts[0].startEdgeSize, amounts[0].endEdgeSize),
-            (amounts[1].startEdgeSize, amounts[1].endEdgeSize))
-
-
-def pad_hw(x: tf.Tensor, pads_h: tuple[int, int], pads_w: tuple[int, int], value: float = 0.0) -> tf.Tensor:
-    """Pad an (N, H, W, C) tensor in H and W (no-op when all pads are zero)."""
-    if not any(pads_h) and not any(pads_w):
-        return x
-    return tf.pad(x, [[0, 0], list(pads_h), list(pads_w), [0, 0]], constant_values=value)
-
-
-def pair(values, default: int) -> tuple[int, int]:
-    """Two ints from a repeated field that may be empty (Core ML's defaults)."""
-    values = list(values)
-    return (values[0], values[1]) if values else (default, default)
-
 
 # ---------------------------------------------------------------- convolution
 
@@ -90,7 +60,6 @@ def conv_input_padding(layer, x: tf.Tensor) -> tf.Tensor:
 
 @op("convolution", params=_conv_params, write_back=_conv_write_back)
 def convolution(layer, inputs, params):
-    from .conv_extra import conv2d, deconvolution  # dilation, groups, transposed: beside this file
     p = layer.convolution
     if p.isDeconvolution:
         return [deconvolution(layer, inputs[0], params)]
@@ -125,7 +94,6 @@ def inner_product(layer, inputs, params):
     x = inputs[0]
     p = layer.innerProduct
     if x.shape[1] != 1 or x.shape[2] != 1:
-        from ground.errors import UnsupportedConfigError
         raise UnsupportedConfigError(
             f"innerProduct input must be a vector [C,1,1], got H={x.shape[1]}, W={x.shape[2]}",
             where=f"layer '{layer.name}'", fix="put a flatten layer before it")
@@ -140,7 +108,6 @@ def inner_product(layer, inputs, params):
 
 @op("pooling")
 def pooling(layer, inputs, params):
-    from .pooling_extra import pooling as general_pooling  # padding modes, L2, includeLastPixel, global
     return [general_pooling(layer, inputs[0])]
 
 

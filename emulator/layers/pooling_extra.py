@@ -13,7 +13,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from .core import pad_hw, pair, same_padding, valid_padding
+from .padding import pad_hw, pair, same_padding, valid_padding
 
 MAX, AVERAGE, L2 = 0, 1, 2
 

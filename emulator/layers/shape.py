@@ -13,7 +13,7 @@ import tensorflow as tf
 from ground.errors import UnsupportedConfigError
 
 from . import weights as W
-from .core import pair
+from .padding import pair
 from .registry import op
 
 _TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]

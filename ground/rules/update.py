@@ -10,12 +10,13 @@ from typing import Any
 from ..errors import RuleViolation
 
 from .. import nn_spec as S
+from ..update_params import NAMES
 
 OPTIMIZER_FIELDS = {
     "sgdOptimizer": ("SGD", ("learningRate", "miniBatchSize")),
     "adamOptimizer": ("ADAM", ("learningRate", "miniBatchSize", "beta1", "beta2", "eps")),
 }
-INT_PARAMS = ("miniBatchSize",)
+INT_PARAMS = tuple(n.coreml for n in NAMES if n.kind is int)
 
 
 def _missing(family: str, field: str) -> str:
@@ -25,7 +26,11 @@ def _missing(family: str, field: str) -> str:
 
 def loss(spec: Any) -> list[RuleViolation]:
     """Rules 12-14."""
-    nn = S.nn_of(spec)
+    return loss_layers(S.nn_of(spec))
+
+
+def loss_layers(nn: Any) -> list[RuleViolation]:
+    """Rules 12-14 on a NeuralNetwork message (the runtime asks before it trains)."""
     losses = list(nn.updateParams.lossLayers)
     if not losses:
         return [RuleViolation("12", "the model is marked as updatable but has no loss layer (Core ML's validator "
@@ -158,7 +163,11 @@ def _double_param(name: str, p: Any) -> list[RuleViolation]:
 
 def update_params(spec: Any) -> list[RuleViolation]:
     """Rules 16-19: optimizer, epochs, shuffle and seed."""
-    up = S.nn_of(spec).updateParams
+    return parameters(S.nn_of(spec).updateParams)
+
+
+def parameters(up: Any) -> list[RuleViolation]:
+    """Rules 16-19 on a ``NetworkUpdateParameters`` message (the runtime asks before it resolves a run)."""
     which = up.optimizer.WhichOneof("OptimizerType")
     out = []
     if which not in OPTIMIZER_FIELDS:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from ground.errors import BadInputError, UnsupportedConfigError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedModelError, ValidationError
 from emulator.features import Feature
 from parity import settings as S
 from parity.coreml_side import target_feature
-from parity.verify import _image_input
+from parity.harness import _image_input
 
 from .nets import lenet_pair
 
@@ -15,7 +15,7 @@ from .nets import lenet_pair
 def test_unknown_optimizer_in_update_params() -> None:
     _, spec = lenet_pair()
     spec.neuralNetwork.updateParams.optimizer.Clear()
-    with pytest.raises(UnsupportedConfigError, match="updateParams: Optimizer is not recognized"):
+    with pytest.raises(ValidationError, match=r"updateParams breaks 1 Core ML rule.*\n.*\[rule 16\] Optimizer is not recognized"):
         S.coreml_settings(spec.neuralNetwork)
 
 

@@ -7,17 +7,48 @@ from tests.transforms.specs import lenet_builder, lenet_facts, lenet_spec, make
 from ground.errors import ValidationError
 from transforms import pipeline
 from transforms.options import SourceFacts, UpdateOptions
-from transforms.pipeline import PASSES, Pass, PassContext, run_passes
+from transforms.pipeline import PASSES, Pass, PassContext, PassOrderError, check_order, run_passes
 from transforms.report import ConversionReport
 from transforms.summary import summarize
 from ground.rules import violations
 
 
 def test_pass_order_and_docs():
-    assert [p.name for p in PASSES] == ["drop_identities", "flatten_for_dense", "mark_updatable", "attach_loss",
-                                        "attach_optimizer", "validate"]
+    assert [p.name for p in PASSES] == ["drop_identities", "flatten_for_dense", "restore_biases", "mark_updatable",
+                                        "attach_loss", "attach_optimizer", "validate"]
     for p in PASSES:
         assert "before" in p.doc.lower() and "after" in p.doc.lower(), p.name
+    assert dict((p.name, p.requires) for p in PASSES)["validate"] == ("mark_updatable", "attach_loss",
+                                                                      "attach_optimizer")
+
+
+def test_a_pass_listed_before_what_it_requires_is_refused():
+    by_name = {p.name: p for p in PASSES}
+    swapped = [by_name["attach_loss"], by_name["mark_updatable"]]
+    ctx = PassContext(UpdateOptions(), lenet_facts(), ConversionReport())
+    with pytest.raises(PassOrderError, match="pass 'attach_loss' must run after 'mark_updatable', which the "
+                                             "pipeline lists later"):
+        run_passes(lenet_spec(), ctx, swapped)
+    with pytest.raises(PassOrderError, match="pass 'validate' is listed twice"):
+        check_order([by_name["validate"], by_name["validate"]])
+    check_order([by_name["attach_loss"]])      # a requirement that is not in the list is the caller's to vouch for
+
+
+def test_restore_biases_adds_the_zero_biases_the_front_end_names():
+    from tests.transforms.specs import run_pass
+    from transforms import restore_biases
+
+    spec = lenet_spec()
+    dense = next(x for x in spec.neuralNetwork.layers if x.name == "dense2")
+    dense.innerProduct.hasBias = False
+    dense.innerProduct.ClearField("bias")
+    out, report, _ = run_pass(restore_biases, spec, facts=SourceFacts(dropped_zero_biases={"dense2"}))
+    fixed = next(x for x in out.neuralNetwork.layers if x.name == "dense2").innerProduct
+    assert fixed.hasBias and list(fixed.bias.floatValue) == [0.0] * fixed.outputChannels
+    assert [str(e) for e in report.entries] == ["[restore_biases] added dense2: zero bias: the training reference's "
+                                                "layer has a bias the exporter dropped (all zeros)"]
+    same, report, _ = run_pass(restore_biases, lenet_spec(), facts=SourceFacts())
+    assert same == lenet_spec() and not report.entries
 
 
 def test_lenet_end_to_end_leaves_the_input_unchanged():
