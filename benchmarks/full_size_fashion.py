@@ -2,7 +2,7 @@
 by Keras and by the converted Core ML model (emulated), next to the seeds' anchors for the same job.
 
 Data: Debian's ``dataset-fashion-mnist`` (``apt-get install dataset-fashion-mnist``: IDX files under
-``/usr/share/datasets/fashion-mnist``), or ``--data`` (any source ``coreml_updatable.data.load`` takes).
+``/usr/share/datasets/fashion-mnist``), or ``--data`` (any source ``data_loading.load`` takes).
 Writes ``benchmarks/results/full_size_fashion.json`` and ``.png``. Takes about 3 minutes here (2 cores).
 """
 from __future__ import annotations

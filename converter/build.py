@@ -41,7 +41,7 @@ def to_inference_spec(graph: SourceGraph, *, registry: Registry = KERAS,
         produced = registry.get(src.kind)(src, ctx)
         for t, shape in zip(src.outputs, src.output_shapes):
             if t not in ctx.blobs:
-                ctx.add_tensor(t, ctx.blob_name_for(t), shape)
+                ctx.add_tensor(t, t, shape)
         for layer in produced:
             _record(ctx, layer, src)
         layers += produced

@@ -63,16 +63,12 @@ class MapContext:
         return [self.blobs[t] for t in layer.inputs]
 
     def out(self, layer: SourceLayer, i: int = 0) -> str:
-        """The blob name the layer's ``i``-th output must be written to."""
-        return self.blob_name_for(layer.outputs[i])
+        """The blob name the layer's ``i``-th output must be written to (blobs are named after tensors)."""
+        return layer.outputs[i]
 
     def out_shape(self, layer: SourceLayer, i: int = 0) -> tuple[int, ...]:
         """The Core ML shape of the layer's ``i``-th output."""
         return layout.coreml_shape(layer.output_shapes[i], self.channels_last)
-
-    @staticmethod
-    def blob_name_for(tensor: str) -> str:
-        return tensor
 
     def tmp(self, layer: SourceLayer, suffix: str, shape: tuple[int, ...]) -> str:
         """A new intermediate blob named ``<layer>__<suffix>`` of Core ML ``shape``."""

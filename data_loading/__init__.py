@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ground.errors import BadInputError
+from ground.layout import nhwc_to_nchw
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def for_coreml(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         x = x[..., None]  # (N, H, W, 1)
     n = len(x)
     if len(shape) == 3:
-        chw = x.transpose(0, 3, 1, 2)
+        chw = nhwc_to_nchw(x)
         if chw.shape[1:] != tuple(shape):
             raise BadInputError(f"images of shape {chw.shape[1:]} (C, H, W) do not fit the model input {tuple(shape)}",
                                 fix="use data with the model's input size")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ground.errors import BadInputError, UnsupportedConfigError
+from ground.layout import nchw_to_nhwc, nhwc_to_nchw
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def to_backend(array: np.ndarray, feature: Feature) -> np.ndarray:
     if len(expected) == 1:
         return array.reshape(array.shape[0], 1, 1, expected[0])
     if len(expected) == 3:
-        return np.ascontiguousarray(array.transpose(0, 2, 3, 1))
+        return nchw_to_nhwc(array)
     raise UnsupportedConfigError(
         f"input '{feature.name}' has rank {len(expected)}; the emulator handles rank 1 ([C]) and 3 ([C, H, W])",
         fix="declare the input as [C] or [C, H, W]")
@@ -85,4 +86,4 @@ def from_backend(array: np.ndarray, feature: Feature | None) -> np.ndarray:
     rank = len(feature.shape) if feature is not None and feature.shape else None
     if rank == 1 or (rank is None and array.shape[1] == 1 and array.shape[2] == 1):
         return array.reshape(array.shape[0], array.shape[3])
-    return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    return nhwc_to_nchw(array)

@@ -71,7 +71,7 @@ class UnsupportedLayerError(CoreMLUpdatableError):
 
 @dataclass(frozen=True)
 class RuleViolation:
-    """One broken Core ML rule: the rule's number in coreml-update-rules.md, Apple's message, where, fix."""
+    """One broken Core ML rule: the rule's number (as in ground/rules), Apple's message, where, fix."""
 
     rule: str
     message: str

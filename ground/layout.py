@@ -97,6 +97,33 @@ def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x).transpose(0, 2, 3, 1))
 
 
+# ---------------------------------------------------------------- tensors placed by axis (ONNX)
+
+
+def axes_full3(source_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, int, int]:
+    """The ``(C, H, W)`` shape of a blob holding a tensor of ``source_shape`` whose axis i is blob axis ``axes[i]``
+    (the ONNX front end's axis bookkeeping)."""
+    out = [1, 1, 1]
+    for size, axis in zip(source_shape, axes):
+        out[axis] = int(size)
+    return tuple(out)  # type: ignore[return-value]
+
+
+def axes_coreml_shape(source_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The blob shape recorded for a tensor: ``(F,)`` for a canonical vector, else ``(C, H, W)``."""
+    if axes == (0,):
+        return (int(source_shape[0]),)
+    return axes_full3(source_shape, axes)
+
+
+def axes_grid(source_shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
+    """The blob's flat (C,H,W) element index at each position of the ONNX tensor."""
+    shape3 = axes_full3(source_shape, axes)
+    idx = np.arange(int(np.prod(shape3))).reshape(shape3)
+    order = list(axes) + [a for a in range(3) if a not in axes]
+    return idx.transpose(order).reshape(source_shape)
+
+
 # ---------------------------------------------------------------- weights
 
 

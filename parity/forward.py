@@ -10,6 +10,7 @@ import tensorflow as tf
 from emulator import features as F
 from emulator.layers import layer_kind
 from emulator.model import first_tensor_output
+from ground.layout import nchw_to_nhwc
 
 from .mapping import LayerPair
 
@@ -31,7 +32,7 @@ def coreml_outputs(cm: Any, x: np.ndarray) -> np.ndarray:
 def as_keras_layout(coreml: np.ndarray, keras: np.ndarray) -> np.ndarray:
     """A Core ML-layout output (N, C) or (N, C, H, W) as the Keras output's layout."""
     if coreml.ndim == 4 and keras.ndim == 4:
-        return coreml.transpose(0, 2, 3, 1)
+        return nchw_to_nhwc(coreml)
     return coreml.reshape(keras.shape) if coreml.size == keras.size else coreml
 
 

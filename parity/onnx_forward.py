@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ground.errors import BadInputError
+from ground.layout import axes_coreml_shape, axes_grid
 
 FORWARD_ABS = 1e-5
 TRAINING_NOTE = ("training parity needs a reference model to train: pass --reference model.keras when the ONNX "
@@ -27,8 +28,6 @@ def input_layout(graph: Any) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]
 
 def to_coreml_input(x: np.ndarray, graph: Any, name: str | None = None) -> np.ndarray:
     """A batch in the ONNX input's layout -> the Core ML input's layout ``(N, C, H, W)`` / ``(N, F)``."""
-    from converter.onnx.axes import coreml_shape, grid
-
     layouts = input_layout(graph)
     name = name or next(iter(layouts))
     shape, axes = layouts[name]
@@ -37,8 +36,8 @@ def to_coreml_input(x: np.ndarray, graph: Any, name: str | None = None) -> np.nd
         raise BadInputError(f"a batch of shape {x.shape} does not fit ONNX input '{name}' (N, {shape})",
                             fix="give arrays in the ONNX model's input layout")
     flat = np.empty((len(x), int(np.prod(shape))), np.float32)
-    flat[:, grid(shape, axes).reshape(-1)] = x.reshape(len(x), -1)
-    return flat.reshape((len(x),) + coreml_shape(shape, axes))
+    flat[:, axes_grid(shape, axes).reshape(-1)] = x.reshape(len(x), -1)
+    return flat.reshape((len(x),) + axes_coreml_shape(shape, axes))
 
 
 @dataclass

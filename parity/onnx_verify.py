@@ -18,6 +18,7 @@ import numpy as np
 import data_loading as D
 from converter.reference import load_reference
 from ground.errors import BadInputError
+from ground.layout import nhwc_to_nchw
 from transforms.options import UpdateOptions
 
 from .convert_hook import convert_source
@@ -40,7 +41,7 @@ def onnx_batch(images: np.ndarray, graph: Any) -> np.ndarray:
     shape, axes = next(iter(input_layout(graph).values()))
     x = D.for_keras(images)                                   # (N, H, W, C)
     if len(shape) == 3 and axes == (0, 1, 2):                 # an NCHW model
-        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        x = nhwc_to_nchw(x)
     if int(np.prod(x.shape[1:])) != int(np.prod(shape)):
         expected = ", ".join(map(str, shape))
         raise BadInputError(f"images of shape {x.shape[1:]} do not fit the ONNX input (N, {expected})",

@@ -7,7 +7,7 @@ from ground import nn_spec as S
 from ground import weight_params as WP
 from ground.errors import UnsupportedConfigError
 from ground.protos import Model_pb2
-from ground.rules.graph import COREMLTOOLS_FP16
+from ground.rules.graph import COREMLTOOLS_FP16, NO_UPDATABLE_LAYER
 
 from .context import PassContext
 from .updatable_policy import Candidate, select
@@ -41,8 +41,8 @@ def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     chosen = _select(nn, ctx)
     if not chosen:
         raise UnsupportedConfigError(
-            f"The model is marked as updatable, but none of the layers are updatable (policy "
-            f"'{ctx.options.updatable}' selected no layer)", where="option 'updatable'",
+            NO_UPDATABLE_LAYER.rstrip(".") + f" (policy '{ctx.options.updatable}' selected no layer)",
+            where="option 'updatable'",
             fix="choose layers with --updatable all, --updatable last:1 or --updatable NAME (convolution or "
                 "innerProduct layers)")
     by_name = {layer.name: layer for layer in nn.layers}

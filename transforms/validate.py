@@ -14,8 +14,8 @@ REQUIRES: tuple[str, ...] = ("mark_updatable", "attach_loss", "attach_optimizer"
 def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     """Check every Core ML rule for updatable models; raise listing all broken ones.
 
-    Before: any spec.  After: the same spec, unchanged, known to pass rules 1-19 of
-    coreml-update-rules.md (or ValidationError / BackpropRuleError naming each broken rule, where, fix).
+    Before: any spec.  After: the same spec, unchanged, known to pass Core ML's rules 1-19
+    (:mod:`ground.rules`), or ValidationError / BackpropRuleError naming each broken rule, where, fix.
     """
     check(spec, context="the updatable model")
     ctx.report.add(stage=NAME, action="note", subject="model", reason="passes every Core ML rule for updatable models")

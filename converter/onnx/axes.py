@@ -15,6 +15,9 @@ from itertools import permutations
 import numpy as np
 
 from converter import coreml_layers as L
+from ground.layout import axes_coreml_shape as coreml_shape  # the one layout module
+from ground.layout import axes_full3 as full3
+from ground.layout import axes_grid as grid
 from converter.context import Blob, MapContext
 from converter.ir import SourceLayer
 
@@ -35,29 +38,6 @@ class OnnxBlob(Blob):
     @property
     def canonical(self) -> bool:
         return self.axes == CANONICAL.get(len(self.source_shape))
-
-
-def full3(source_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, int, int]:
-    """The ``(C, H, W)`` shape of a blob holding ``source_shape`` with ``axes``."""
-    out = [1, 1, 1]
-    for size, axis in zip(source_shape, axes):
-        out[axis] = int(size)
-    return tuple(out)  # type: ignore[return-value]
-
-
-def coreml_shape(source_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The blob shape recorded for a tensor: ``(F,)`` for a canonical vector, else ``(C, H, W)``."""
-    if axes == (0,):
-        return (int(source_shape[0]),)
-    return full3(source_shape, axes)
-
-
-def grid(source_shape: tuple[int, ...], axes: tuple[int, ...]) -> np.ndarray:
-    """The blob's flat (C,H,W) element index at each position of the ONNX tensor."""
-    shape3 = full3(source_shape, axes)
-    idx = np.arange(int(np.prod(shape3))).reshape(shape3)
-    order = list(axes) + [a for a in range(3) if a not in axes]
-    return idx.transpose(order).reshape(source_shape)
 
 
 def blob_grid(blob: OnnxBlob) -> np.ndarray:

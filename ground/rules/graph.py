@@ -1,4 +1,5 @@
-"""Rules 4-11 of coreml-update-rules.md: inference structure, updatable layers, names, back-propagation.
+"""Core ML's rules 4-11 (the project's numbering of Apple's validator checks): inference structure,
+updatable layers, names, back-propagation.
 
 Messages in quotes are Apple's (``NeuralNetworkValidator.cpp``, ``UpdatableNeuralNetworkValidator.cpp``,
 ``NeuralNetworkValidatorGraph.hpp``), word for word, so a user can search for them.
@@ -16,6 +17,7 @@ BACKPROP_TYPES = ("convolution", "innerProduct", "uniDirectionalLSTM", "flatten"
 BACKPROP_ACTIVATIONS = ("ReLU", "sigmoid", "tanh")
 VALIDATOR_UPDATABLE_TYPES = ("convolution", "innerProduct", "uniDirectionalLSTM")
 
+NO_UPDATABLE_LAYER = "The model is marked as updatable, but none of the layers are updatable."
 COREMLTOOLS_FP16 = ("This model has at least one layer with FP16 weights or bias formats. These networks will always "
                     "be optimized to a full FP16 model format which is not supported to be marked updatable.")
 
@@ -114,7 +116,7 @@ def layers(spec: Any) -> list[RuleViolation]:
     nn, out = S.nn_of(spec), []
     marked = [layer for layer in nn.layers if layer.isUpdatable]
     if not marked:
-        out.append(RuleViolation("5", "The model is marked as updatable, but none of the layers are updatable.",
+        out.append(RuleViolation("5", NO_UPDATABLE_LAYER,
                                  fix="mark at least one convolution or innerProduct layer updatable "
                                      "(e.g. --updatable all or --updatable last:1)"))
     for layer in marked:

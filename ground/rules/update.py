@@ -1,4 +1,5 @@
-"""Rules 12-19 of coreml-update-rules.md: loss layer, training inputs, optimizer and update parameters.
+"""Core ML's rules 12-19 (the project's numbering of Apple's validator checks): loss layer, training
+inputs, optimizer and update parameters.
 
 Quoted messages are Apple's (``UpdatableNeuralNetworkValidator.cpp``, ``ParameterValidator.cpp``), word
 for word; numbers are formatted as C++'s ``std::to_string`` does (``%f`` for doubles).
