@@ -32,12 +32,37 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coreml-updatable",
         description="Turn Keras and ONNX models into updatable Core ML models, and prove they train.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details (to stderr)")
+    _add_chatter_options(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = {}       # name -> its parser, for errors shown with the subcommand's usage
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        _add_chatter_options(p, argparse.SUPPRESS)
         _command(name).add_arguments(p)
+        parser.subcommands[name] = p
+    parser.set_defaults(verbose=False, quiet=False)
     return parser
+
+
+def _add_chatter_options(parser: argparse.ArgumentParser, default) -> None:
+    """-v / -q, accepted before and after the subcommand (``coreml-updatable -q train ...`` or
+    ``coreml-updatable train ... -q``); SUPPRESS keeps a subcommand from resetting the top level's."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="log details to stderr (and, for train, the run's training conventions)")
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="nothing on stderr but errors: no progress bars, per-epoch lines or warnings")
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse; an unknown argument is reported with the subcommand's usage, not the top-level one."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        message = f"unrecognized arguments: {' '.join(extra)}"
+        if any(a.startswith("[") or a.startswith("<") for a in extra):
+            message += " (in the README, [...] and <...> mark optional parts and placeholders: leave them out)"
+        getattr(parser, "subcommands", {}).get(args.command, parser).error(message)
+    return args
 
 
 def _command(name: str):
@@ -46,8 +71,9 @@ def _command(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    args = parse(parser, argv)
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.command:
         parser.print_help()

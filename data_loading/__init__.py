@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,23 @@ from ground.layout import nhwc_to_nchw
 
 log = logging.getLogger(__name__)
 
-HOW_TO_GET = ("pass --data PATH: a Keras-layout .npz (x_train, y_train, x_test, y_test), e.g. "
-              "../shared/data/mnist/mnist.npz, or a folder of IDX files (train-images-idx3-ubyte[.gz], "
-              "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]), "
-              "e.g. /usr/share/datasets/fashion-mnist after 'apt-get install dataset-fashion-mnist'")
+ENV_VAR = "COREML_UPDATABLE_DATA"
+"""An environment variable naming the data set, for commands run without ``--data``."""
+
+EXPECTED_MNIST = "../shared/data/mnist/mnist.npz"
+"""Where the README's commands expect MNIST: ``shared/`` beside the clone (as in CI)."""
+
+HOW_TO_GET = (f"the README's commands expect MNIST at {EXPECTED_MNIST} (a 'shared' folder beside the clone); "
+              f"pass --data PATH or set {ENV_VAR}=PATH to a Keras-layout .npz (x_train, y_train, x_test, y_test) "
+              "or a folder of IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+              "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]), e.g. /usr/share/datasets/fashion-mnist "
+              "after 'apt-get install dataset-fashion-mnist'")
+
+
+def default_source() -> str | None:
+    """The data set named by ``$COREML_UPDATABLE_DATA``, if set."""
+    return os.environ.get(ENV_VAR) or None
+
 
 KERAS_SETS = ("mnist", "fashion_mnist")
 IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
@@ -67,7 +81,8 @@ def load(source: str | Path) -> Dataset:
         return _load_keras(text.split(":", 1)[1])
     path = Path(source)
     if not path.exists():
-        raise BadInputError("no such data file or folder", where=str(path), fix=HOW_TO_GET)
+        shown = str(path) if path.is_absolute() else f"{path} (that is, {path.absolute()})"
+        raise BadInputError("no such data file or folder", where=shown, fix=HOW_TO_GET)
     if path.is_dir():
         return _load_idx_folder(path)
     return _load_npz(path)

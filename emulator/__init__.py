@@ -3,9 +3,9 @@
 It knows only Core ML specs (it must judge any ``.mlmodel``, from this project or any other tool).
 ``load(path_or_bytes_or_spec_or_MLModel)`` returns a :class:`Model` with ``predict``, ``update``, ``save``.
 """
-import os as _os
+from ground.quiet import import_backends as _import_backends
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_import_backends()   # TensorFlow's C++ start-up lines stay off stderr (COREML_UPDATABLE_TF_LOGS=1 shows them)
 
 from .model import Model, load  # noqa: E402
 

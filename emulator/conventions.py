@@ -38,9 +38,12 @@ class Conventions:
     reported_loss: str = "last_batch"
     """The lossValue of an epoch-end event: the last mini-batch's loss (the epoch mean is also given)."""
 
-    def describe(self) -> dict[str, str]:
-        """Each choice with its evidence, for reports."""
-        return {k: f"{v} ({EVIDENCE[k]})" for k, v in asdict(self).items()}
+    def describe(self, loss: str | None = None, optimizer: str | None = None,
+                 shuffle: bool | None = None) -> dict[str, str]:
+        """Each choice with its evidence, for reports; given the run's loss ('cce' / 'mse'), optimizer
+        ('adam' / 'sgd') and shuffle flag, only the choices that apply to it."""
+        return {k: f"{v} ({EVIDENCE[k]})" for k, v in asdict(self).items()
+                if k in applicable(loss, optimizer, shuffle)}
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -58,6 +61,18 @@ EVIDENCE = {
                  "events, else the data is shuffled once",
     "reported_loss": "reverse-engineered",
 }
+
+APPLIES_TO = {"cross_entropy": ("loss", "cce"), "mse": ("loss", "mse"), "adam": ("optimizer", "adam"),
+              "momentum": ("optimizer", "sgd"), "shuffle": ("shuffle", True), "reshuffle": ("shuffle", True)}
+"""The choices that matter only for one loss, one optimizer, or a shuffled run."""
+
+
+def applicable(loss: str | None = None, optimizer: str | None = None, shuffle: bool | None = None) -> list[str]:
+    """The names of the conventions that apply to a run (all of them for what is not given)."""
+    run = {"loss": loss, "optimizer": optimizer, "shuffle": shuffle}
+    return [name for name in asdict(CORE_ML)
+            if name not in APPLIES_TO or run[APPLIES_TO[name][0]] in (None, APPLIES_TO[name][1])]
+
 
 CORE_ML = Conventions()
 """The conventions the emulator uses by default: the best evidence of what Core ML does."""

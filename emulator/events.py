@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,24 +23,26 @@ Callback = Callable[[TrainingEvent], None]
 
 
 class ProgressBar:
-    """A tqdm progress bar over all mini-batches, with per-epoch loss lines (to stderr)."""
+    """A training callback that shows the run's progress on stderr (see :mod:`emulator.progress`):
+    a bar on a terminal, one plain line per epoch when stderr is a file or a pipe."""
 
-    def __init__(self, stream=None, describe: str = "training") -> None:
-        self.stream = stream or sys.stderr
+    def __init__(self, stream=None, describe: str = "training", mode: str = "auto") -> None:
+        self.stream = stream
         self.describe = describe
-        self.bar = None
+        self.mode = mode
+        self.progress = None
 
     def __call__(self, event: TrainingEvent) -> None:
-        from tqdm import tqdm
+        from .progress import Progress
 
         if event.kind == "training_begin":
-            self.bar = tqdm(total=event.epochs * event.batches_per_epoch, file=self.stream, unit="batch",
-                            desc=self.describe, dynamic_ncols=True, mininterval=0.5)
-        elif event.kind == "mini_batch_end" and self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(epoch=event.epoch + 1, loss=f"{event.loss:.4f}", refresh=False)
-        elif event.kind == "epoch_end" and self.bar is not None:
-            self.bar.write(f"epoch {event.epoch + 1}/{event.epochs}: loss {event.loss:.4f} (last batch), "
-                           f"mean {event.epoch_mean_loss:.4f}", file=self.stream)
-        elif event.kind == "training_end" and self.bar is not None:
-            self.bar.close()
+            self.progress = Progress(self.describe, event.epochs, event.batches_per_epoch, stream=self.stream,
+                                     mode=self.mode)
+        elif self.progress is None:
+            return
+        elif event.kind == "mini_batch_end":
+            self.progress.batch(event.epoch + 1, event.loss)
+        elif event.kind == "epoch_end":
+            self.progress.epoch(event.epoch + 1, event.loss, event.epoch_mean_loss)
+        elif event.kind == "training_end":
+            self.progress.close()

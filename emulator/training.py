@@ -241,7 +241,7 @@ def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Itera
                             fix="lower the batch size or pass more data")
     emit = _emitter(callbacks)
     emit(TrainingEvent("training_begin", epochs=settings.epochs, batches_per_epoch=per_epoch))
-    log.info("training: %s; conventions: %s", settings.as_dict(), conventions.as_dict())
+    log.info("training %d examples, %d mini-batches per epoch: %s", n, per_epoch, settings.as_dict())
     all_losses = []
     bsz = settings.batch_size
     for epoch, order in enumerate(orders):
@@ -264,8 +264,8 @@ def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Itera
         if layer.name in variables:
             values = {k: v.numpy() for k, v in variables[layer.name].items()}
             OPS[layer_kind(layer)].write_back(layer, model.network.plan.to_spec_layout(layer.name, values))
-    result = UpdateResult(type(model)(new_spec), settings, conventions.describe(), all_losses, orders,
-                          time.perf_counter() - started)
+    applied = conventions.describe(loss.kind, settings.optimizer, settings.shuffle)   # only those that apply
+    result = UpdateResult(type(model)(new_spec), settings, applied, all_losses, orders, time.perf_counter() - started)
     emit(TrainingEvent("training_end", settings.epochs - 1, per_epoch - 1, result.epoch_losses[-1],
                        result.epoch_mean_losses[-1], settings.epochs, per_epoch))
     return result

@@ -4,9 +4,9 @@
 compares any pair (e.g. a spec edited after conversion). They return a :class:`ParityReport`, except
 ``verify`` of an ONNX model without a Keras reference: :class:`ForwardFigures` (forward pass only).
 """
-import os as _os
+from ground.quiet import import_backends as _import_backends
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_import_backends()   # TensorFlow's C++ start-up lines stay off stderr (COREML_UPDATABLE_TF_LOGS=1 shows them)
 
 from .harness import verify_pair  # noqa: E402
 from .onnx_forward import ForwardFigures  # noqa: E402

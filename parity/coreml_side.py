@@ -62,7 +62,7 @@ def train_coreml(cm: Any, x: np.ndarray, y: np.ndarray, feature: Any, loss: str,
                 seen.append([])
             seen[-1].append(event.loss)
 
-    callbacks = [record] + ([ProgressBar(describe="Core ML (emulator)")] if progress else [])
+    callbacks = [record] + ([ProgressBar(describe="Core ML")] if progress else [])
     name, target = targets_for(cm, y, loss, n_classes)
     try:
         result = cm.update({feature.name: x, name: target}, callbacks=callbacks, **overrides)

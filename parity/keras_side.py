@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Any, Sequence
 
@@ -121,27 +120,27 @@ class KerasSide:
 
     def train(self, x: np.ndarray, y: np.ndarray, orders: Sequence[np.ndarray], batch_size: int, *,
               progress: bool = False) -> tuple[list[np.ndarray], float]:
-        """Train on ``x[order[b*B:(b+1)*B]]`` for every epoch's order; (per-epoch batch losses, seconds)."""
-        from tqdm import tqdm
+        """Train on ``x[order[b*B:(b+1)*B]]`` for every epoch's order; (per-epoch batch losses, seconds).
+
+        With ``progress``, the same bar / per-epoch lines as the Core ML side (:mod:`emulator.progress`)."""
+        from emulator.progress import Progress
 
         y = y.astype(np.int32) if self.loss == "cce" else y.astype(np.float32)
         step = self._compiled_step(tf.TensorSpec((None, *x.shape[1:]), tf.float32),
                                    tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
         per_epoch = -(-len(x) // batch_size)
-        bar = tqdm(total=per_epoch * len(orders), file=sys.stderr, unit="batch", desc="Keras",
-                   dynamic_ncols=True, mininterval=0.5, disable=not progress)
         losses = []
         started = time.perf_counter()
-        for epoch, order in enumerate(orders):
-            epoch_losses = np.empty(per_epoch)
-            for b in range(per_epoch):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                epoch_losses[b] = float(step(tf.constant(x[idx]), tf.constant(y[idx])))
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[b]:.4f}", refresh=False)
-            losses.append(epoch_losses)
+        with Progress("Keras", len(orders), per_epoch, mode="auto" if progress else "off") as bar:
+            for epoch, order in enumerate(orders):
+                epoch_losses = np.empty(per_epoch)
+                for b in range(per_epoch):
+                    idx = order[b * batch_size:(b + 1) * batch_size]
+                    epoch_losses[b] = float(step(tf.constant(x[idx]), tf.constant(y[idx])))
+                    bar.batch(epoch + 1, epoch_losses[b])
+                losses.append(epoch_losses)
+                bar.epoch(epoch + 1, float(epoch_losses[-1]), float(epoch_losses.mean()))
         elapsed = time.perf_counter() - started
-        bar.close()
         return losses, elapsed
 
     # ------------------------------------------------------------------ reading

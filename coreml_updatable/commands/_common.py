@@ -26,6 +26,30 @@ def class_target(model) -> str:
     return loss.target
 
 
+DATA_HELP = ("a Keras-layout .npz (x_train, y_train, x_test, y_test), e.g. ../shared/data/mnist/mnist.npz, or a "
+             "folder of MNIST IDX files; default: $COREML_UPDATABLE_DATA")
+
+
+def add_data_argument(parser, help_text: str = DATA_HELP) -> None:
+    """--data: where the images and labels are (optional when $COREML_UPDATABLE_DATA names them)."""
+    parser.add_argument("--data", metavar="PATH", help=help_text)
+
+
+def data_source(args) -> str:
+    """--data, else $COREML_UPDATABLE_DATA; a missing one says where MNIST is expected."""
+    from coreml_updatable import data
+
+    source = args.data or data.default_source()
+    if not source:
+        raise BadInputError("no data set given", where="--data", fix=data.HOW_TO_GET)
+    return source
+
+
+def progress_wanted(args) -> bool:
+    """Progress bars / per-epoch lines unless --no-progress or --quiet."""
+    return not (getattr(args, "no_progress", False) or getattr(args, "quiet", False))
+
+
 def add_hyperparameters(group, *, epochs_and_batch: bool = True) -> None:
     """--learning-rate, --momentum, --beta1, --beta2, --eps, --shuffle/--no-shuffle, --seed
     (and --epochs, --batch-size unless the command defines them itself)."""

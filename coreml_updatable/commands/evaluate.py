@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 
+from ._common import add_data_argument, data_source
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="an .mlmodel whose first output is class probabilities")
-    parser.add_argument("--data", required=True, help="a Keras-layout .npz or a folder of MNIST IDX files")
+    add_data_argument(parser)
     parser.add_argument("--split", choices=["test", "train"], default="test")
     parser.add_argument("--json", action="store_true")
 
@@ -20,7 +22,7 @@ def run(args) -> int:
 
     model = emulator.load(args.model)
     feature = image_input(model)
-    ds = data.load(args.data)
+    ds = data.load(data_source(args))
     images, labels = (ds.x_test, ds.y_test) if args.split == "test" else (ds.x_train, ds.y_train)
     accuracy = _accuracy(model, feature, data.for_coreml(images, feature.shape), labels)
     if args.json:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ._common import add_hyperparameters, add_input_shape, input_shapes_from
+from ._common import (DATA_HELP, add_data_argument, add_hyperparameters, add_input_shape, data_source,
+                      input_shapes_from, progress_wanted)
 
 
 def add_arguments(parser) -> None:
@@ -17,14 +18,13 @@ def add_arguments(parser) -> None:
                         help="ONNX sources: the Keras model it was exported from, to train against "
                              "(without it, only the forward pass is checked, against onnxruntime)")
     add_input_shape(parser)
-    parser.add_argument("--data", required=True,
-                        help="a Keras-layout .npz (e.g. ../shared/data/mnist/mnist.npz), a folder of IDX files "
-                             "(train-images-idx3-ubyte[.gz], ...), or keras:mnist / keras:fashion_mnist")
+    add_data_argument(parser, DATA_HELP + "; or keras:mnist / keras:fashion_mnist")
     parser.add_argument("--epochs", type=int, help="epochs of the run (and the converted model's default)")
     parser.add_argument("--batch-size", type=int, help="mini-batch size (and the converted model's default)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
     parser.add_argument("--report", metavar="DIR", help="write report.json and parity.png into DIR")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (on a terminal) or per-epoch lines (elsewhere) on stderr")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     g = parser.add_argument_group("conversion options (as for 'convert')")
     g.add_argument("--updatable", default="trainable",
@@ -46,9 +46,9 @@ def options_from(args):
 def run(args) -> int:
     from parity import ForwardFigures, verify
 
-    report = verify(args.source, args.data, options=options_from(args), epochs=args.epochs,
+    report = verify(args.source, data_source(args), options=options_from(args), epochs=args.epochs,
                     batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
-                    progress=not args.no_progress, reference=args.reference, input_shapes=input_shapes_from(args))
+                    progress=progress_wanted(args), reference=args.reference, input_shapes=input_shapes_from(args))
     if isinstance(report, ForwardFigures):    # an ONNX model without a Keras reference: forward figures only
         figures = report.as_dict()
         if args.json:

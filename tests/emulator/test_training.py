@@ -137,7 +137,23 @@ def test_events_and_shuffled_order_follow_core_ml():
     expected = epoch_orders(12, 2, shuffle=True, seed=11)
     assert all((a == b).all() for a, b in zip(result.orders, expected))
     assert result.settings.seed == 11 and result.settings.shuffle
-    assert set(result.conventions) >= {"batch_loss", "adam", "momentum", "partial_last_batch", "shuffle"}
+    # only the conventions of this run: an SGD, cross-entropy, shuffled run has no Adam or MSE line
+    assert set(result.conventions) == {"batch_loss", "cross_entropy", "momentum", "partial_last_batch", "shuffle",
+                                       "reshuffle", "reported_loss"}
+
+
+@pytest.mark.parametrize("loss, optimizer, shuffle, absent", [
+    ("cce", "adam", True, {"mse", "momentum"}),
+    ("mse", "sgd", False, {"cross_entropy", "adam", "shuffle", "reshuffle"}),
+])
+def test_conventions_listed_are_those_of_the_run(loss, optimizer, shuffle, absent):
+    from emulator.conventions import CORE_ML, applicable
+
+    described = CORE_ML.describe(loss, optimizer, shuffle)
+    assert set(described) == set(applicable(loss, optimizer, shuffle))
+    assert not absent & set(described)
+    assert {"batch_loss", "partial_last_batch", "reported_loss"} <= set(described)
+    assert len(CORE_ML.describe()) == len(CORE_ML.as_dict())          # nothing given: every convention
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -52,4 +52,5 @@ def test_verify_missing_data_says_how(tmp_path: Path, capsys: pytest.CaptureFixt
     code = main(["verify", str(LENET), "--data", str(tmp_path / "none.npz"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "no such data file or folder" in err and "Fix: pass --data PATH" in err
+    assert "no such data file or folder" in err and "../shared/data/mnist/mnist.npz" in err
+    assert "COREML_UPDATABLE_DATA" in err
