@@ -37,7 +37,7 @@ def add_data_argument(parser, help_text: str = DATA_HELP) -> None:
 
 def data_source(args) -> str:
     """--data, else $COREML_UPDATABLE_DATA; a missing one says where MNIST is expected."""
-    from coreml_updatable import data
+    import data_loading as data
 
     source = args.data or data.default_source()
     if not source:

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 from coreml_updatable.cli import main
+from tests.shared_data import MNIST, needs_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
-MNIST = ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"
 LENET_ONNX = ROOT / "fixtures" / "onnx" / "lenet_keras.onnx"
 
 
@@ -20,6 +20,7 @@ def test_convert_then_validate_the_keras_exported_lenet(tmp_path, capsys):
     assert main(["validate", str(out)]) == 0
 
 
+@needs_mnist
 def test_verify_against_the_keras_reference_passes(tmp_path, capsys):
     code = main(["verify", str(LENET_ONNX), "--reference", str(ROOT / "fixtures" / "lenet.keras"),
                  "--data", str(MNIST), "--epochs", "1", "--limit", "1000", "--no-progress", "--json"])
@@ -27,6 +28,7 @@ def test_verify_against_the_keras_reference_passes(tmp_path, capsys):
     assert code == 0 and report["passed"]
 
 
+@needs_mnist
 def test_verify_without_reference_checks_the_forward_pass_only(capsys):
     code = main(["verify", str(LENET_ONNX), "--data", str(MNIST), "--no-progress"])
     out = capsys.readouterr().out

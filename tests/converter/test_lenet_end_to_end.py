@@ -11,9 +11,9 @@ from converter.convert import convert
 import data_loading as data
 from transforms.options import UpdateOptions
 from ground.rules import violations
+from tests.shared_data import MNIST, needs_mnist
 
 ROOT = Path(__file__).resolve().parents[2]
-MNIST = ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,7 @@ def test_converted_lenet_is_valid_and_fully_updatable(converted):
     assert params == 585_958
 
 
+@needs_mnist
 def test_predictions_match_keras_on_the_whole_test_set_then_one_epoch_beats_095(converted):
     keras_model, result = converted
     ds = data.load(MNIST)

@@ -10,8 +10,8 @@ import pytest
 
 import data_loading as data
 from ground.errors import BadInputError
+from tests.shared_data import MNIST, needs_mnist
 
-MNIST = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist" / "mnist.npz"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -87,6 +87,7 @@ def test_missing_and_malformed_npz(tmp_path: Path) -> None:
         data.load(onehot)
 
 
+@needs_mnist
 def test_shared_mnist_npz() -> None:
     ds = data.load(MNIST)
     assert ds.x_train.shape == (22699, 28, 28) and ds.x_test.shape == (10000, 28, 28)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tests.shared_data import MNIST  # noqa: F401  (re-exported for the parity tests)
 
-MNIST = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist" / "mnist.npz"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def keras_lenet(weights: dict | None = None, *, seed: int = 0, learning_rate: float = 1e-3,

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from ground.errors import CoreMLUpdatableError
+from tests.shared_data import MNIST, needs_mnist
 
 REPO = Path(__file__).resolve().parents[3]
 FIX = REPO / "fixtures" / "onnx"
 LENET = FIX / "lenet_keras.onnx"
-MNIST = REPO.parent / "shared" / "data" / "mnist" / "mnist.npz"
 
 
 def _mnist_test() -> np.ndarray:
@@ -33,6 +33,7 @@ def test_fixture_forward_parity(name, shape):
     assert figures.passed and figures.max_abs <= 1e-5, figures.as_dict()
 
 
+@needs_mnist
 def test_lenet_from_keras_export_is_updatable_and_valid(tmp_path, capsys):
     from converter.convert import convert
     from coreml_updatable.cli import main
@@ -89,6 +90,7 @@ def test_log_softmax_head_trains_as_softmax_with_cross_entropy():
     np.testing.assert_allclose(probs, np.exp(log_probs), atol=1e-6)
 
 
+@needs_mnist
 def test_verify_onnx_without_reference_is_forward_only():
     import data_loading as D
     from parity.onnx_verify import verify_onnx
@@ -99,6 +101,7 @@ def test_verify_onnx_without_reference_is_forward_only():
     assert any("needs a reference" in n for n in figures.notes)
 
 
+@needs_mnist
 def test_verify_onnx_against_the_keras_original(tmp_path):
     import data_loading as D
     from parity.onnx_verify import verify_onnx

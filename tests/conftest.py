@@ -1,0 +1,14 @@
+"""Fixtures for the whole suite."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.shared_data import require_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    """The shared MNIST .npz; the test skips (with where it is expected) when it is absent."""
+    return require_mnist()
