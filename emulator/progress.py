@@ -1,8 +1,8 @@
 """Progress of a training run, as a person reading it wants it.
 
 - On a terminal: one bar over every mini-batch of the run (tqdm), with the epoch and the last loss,
-  and a line per epoch printed above it. When the terminal does not say how wide it is (a pty of
-  width 0, as under ``script``), the bar is drawn for ``$COLUMNS`` or 80 columns.
+  and a line per epoch printed above it. When the terminal does not say its size (a pty of 0 x 0, as
+  under ``script``), the bar is drawn for ``$COLUMNS`` (or 80) columns and ``$LINES`` (or 24) lines.
 - Anywhere else (stderr redirected to a file or a pipe, CI logs): no bar and no carriage return, only
   the per-epoch lines, so a log holds one line per epoch.
 - ``mode="off"``: nothing.
@@ -17,7 +17,6 @@ import sys
 import time
 from typing import IO, Any
 
-FALLBACK_COLUMNS = 80
 MODES = ("auto", "bar", "lines", "off")
 
 
@@ -28,20 +27,20 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
-def terminal_columns(stream: Any) -> int | None:
-    """The terminal's width in columns, or None when it does not say (width 0, or no terminal)."""
+def terminal_size(stream: Any) -> tuple[int, int]:
+    """The terminal's (columns, lines); 0 for what it does not say (a pty of size 0 x 0, or no terminal)."""
     try:
-        columns = os.get_terminal_size(stream.fileno()).columns
+        size = os.get_terminal_size(stream.fileno())
     except (AttributeError, ValueError, OSError):
-        return None
-    return columns or None
+        return 0, 0
+    return size.columns, size.lines
 
 
-def fallback_columns() -> int:
+def _from_env(name: str, default: int) -> int:
     try:
-        return max(int(os.environ.get("COLUMNS", "")), 20)
+        return max(int(os.environ.get(name, "")), 2)
     except ValueError:
-        return FALLBACK_COLUMNS
+        return default
 
 
 def epoch_line(describe: str, epoch: int, epochs: int, last_loss: float, mean_loss: float, batches: int,
@@ -69,10 +68,13 @@ class Progress:
         if self.mode == "bar":
             from tqdm import tqdm
 
-            columns = terminal_columns(self.stream)
+            columns, lines = terminal_size(self.stream)
+            # tqdm asks the terminal itself when it is sized; else it would draw a bar 0 columns wide, or
+            # none at all for a terminal that reports 0 lines, so it gets $COLUMNS / $LINES or 80 x 24
+            sized = columns > 0 and lines > 0
             self.bar = tqdm(total=epochs * batches_per_epoch, file=self.stream, unit="batch", desc=describe,
-                            dynamic_ncols=columns is not None, ncols=None if columns else fallback_columns(),
-                            mininterval=0.5, leave=False)
+                            dynamic_ncols=sized, ncols=None if sized else columns or _from_env("COLUMNS", 80),
+                            nrows=None if sized else _from_env("LINES", 24), mininterval=0.5, leave=False)
 
     def batch(self, epoch: int, loss: float) -> None:
         """One mini-batch done (``epoch`` counts from 1)."""

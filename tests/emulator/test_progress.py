@@ -6,6 +6,7 @@ import fcntl
 import io
 import os
 import struct
+import sys
 import termios
 
 import pytest
@@ -53,6 +54,7 @@ def test_bar_on_a_terminal_of_unknown_width_uses_80_columns(monkeypatch):
 
 
 def test_columns_variable_sets_the_fallback_width(monkeypatch):
+    """(tqdm does not query a stream that is not sys.stderr / sys.stdout: the fallback is ours.)"""
     monkeypatch.setenv("COLUMNS", "50")
     out = FakeTerminal()
     _run(Progress("t", 1, 2, stream=out))
@@ -67,13 +69,17 @@ def test_off_prints_nothing():
         Progress("t", 1, 1, mode="loud")
 
 
-@pytest.mark.parametrize("columns", [0, 100])
-def test_a_real_pty_gets_a_bar_of_its_width(columns):
+@pytest.mark.parametrize("columns, lines", [(0, 0), (100, 0), (100, 30)])
+def test_a_real_pty_gets_a_bar_of_its_width(columns, lines, monkeypatch):
+    """On stderr, as the CLI prints it (tqdm asks the terminal about sys.stderr itself)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
     master, slave = os.openpty()
     try:
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24 if columns else 0, columns, 0, 0))
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
         stream = os.fdopen(os.dup(slave), "w", encoding="utf-8")
-        _run(Progress("training", 2, 3, stream=stream))
+        monkeypatch.setattr(sys, "stderr", stream)
+        _run(Progress("training", 2, 3))
         stream.close()
         os.set_blocking(master, False)
         chunks = []
