@@ -1,6 +1,6 @@
 """Small builders of Core ML ``NeuralNetworkLayer`` messages, shared by every front end.
 
-Weights are stored as float32 ``floatValue`` in Core ML's layout (see :mod:`converter.layout` for the
+Weights are stored as float32 ``floatValue`` in Core ML's layout (see :mod:`ground.layout` for the
 reorderings). Builders never mark anything updatable: that is the transforms' job.
 """
 from __future__ import annotations

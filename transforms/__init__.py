@@ -2,8 +2,8 @@
 
 Entry points: :func:`transforms.pipeline.make_updatable`, :data:`transforms.pipeline.PASSES`,
 :func:`transforms.validate.violations` / :func:`transforms.validate.check`,
-:func:`transforms.summary.summarize`. Never imports Keras, ONNX or the converter (except
-``converter.layout``, pure numpy).
+:func:`transforms.summary.summarize`. Never imports Keras, ONNX, the converter or the
+runtime (layouts come from ``ground.layout``).
 """
 from __future__ import annotations
 
