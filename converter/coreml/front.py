@@ -39,20 +39,26 @@ def is_rank_n(spec: Any) -> bool:
 def rewrite(spec: Any) -> tuple[Any, list[Rewritten], list[str]]:
     """Run every rewrite, then lower: ``(spec, rewrites applied, reasons it stayed rank-N)``.
 
-    When some layer keeps the network rank-N, the original spec comes back unchanged (the rewrites'
-    layers only mean the same under the rank-5 interpretation) with the reasons.
+    When some layer keeps the network rank-N, only the ``rank_n_safe`` rewrites apply (the others' layers
+    mean the same only under the rank-5 interpretation), and the reasons come back.
     """
     if not is_rank_n(spec):
         return spec, [], []
+    lowered, done = _run(spec, REWRITES)
+    lowered, reasons = lower(*lowered)
+    if not reasons:
+        return lowered, done, []
+    (kept, _), done = _run(spec, [rw for rw in REWRITES if rw.rank_n_safe])
+    return kept, done, reasons
+
+
+def _run(spec: Any, rewrites: list) -> tuple[tuple[Any, dict], list[Rewritten]]:
     current, done = spec, []
     shapes = infer(spec)      # the original's shapes: every rewrite keeps the data of the blobs it writes
-    for rw in REWRITES:
+    for rw in rewrites:
         current, records = rw.fn(current, shapes)
         done += records
-    lowered, reasons = lower(current, shapes)
-    if reasons:
-        return spec, [], reasons
-    return lowered, done, []
+    return (current, shapes), done
 
 
 def read_mlmodel(source: Any, *, report: ConversionReport) -> tuple[Any, SourceFacts, str]:
@@ -69,7 +75,7 @@ def read_mlmodel(source: Any, *, report: ConversionReport) -> tuple[Any, SourceF
     new, done, reasons = rewrite(spec)
     for r in done:
         report.add(STAGE, "rewritten", ", ".join(r.layers), f"into {r.into}: {r.why}")
-    if done:
+    if done and not reasons:
         report.add(STAGE, "set", "input/output shapes", "rank-5 interpretation (RANK5_ARRAY_MAPPING): inputs "
                    + ", ".join(f"'{fd.name}' {list(fd.type.multiArrayType.shape)}" for fd in new.description.input
                                if fd.type.WhichOneof("Type") == "multiArrayType")
@@ -79,7 +85,7 @@ def read_mlmodel(source: Any, *, report: ConversionReport) -> tuple[Any, SourceF
     if not done and not reasons:
         report.add(STAGE, "note", "layers", "a classic (rank-5) network: layers unchanged")
     _trainable(new, facts)
-    facts.blob_shapes = _classic_shapes(new) if not G.nn_of(new).arrayInputShapeMapping else {}
+    facts.blob_shapes = _classic_shapes(new)
     name = Path(source).stem if isinstance(source, (str, Path)) else (new.description.metadata.shortDescription
                                                                      or "model")
     return new, facts, name
@@ -142,10 +148,12 @@ def _trainable(spec: Any, facts: SourceFacts) -> None:
 
 
 def _classic_shapes(spec: Any) -> dict[str, tuple[int, ...]]:
-    """Every blob's rank-5 shape, (C, H, W) or (C,), for the passes (they read classic networks)."""
+    """Every blob's shape as the passes read shapes, (C, H, W) or (C,) (a rank-N network's blobs where
+    they stand for one)."""
     out = {}
+    rank_n = is_rank_n(spec)
     for name, shape in infer(spec).items():
-        c = canonical(shape[2:] if len(shape) == 5 else shape)
+        c = canonical(shape if rank_n or len(shape) != 5 else shape[2:])
         if c is not None:
             out[name] = c
     return out

@@ -68,6 +68,10 @@ def lower(spec: Any, shapes: Shapes) -> tuple[Any, list[str]]:
     reasons = []
     for layer in nn.layers:
         why = _why_not(layer, shapes)
+        if why == "blob shapes unknown":
+            reasons.append(f"'{layer.name}' ({G.kind(layer)}): the shapes of its blobs (and of what follows) are "
+                           "unknown to the front end")
+            break
         if why:
             reasons.append(f"'{layer.name}' ({G.kind(layer)}): {why}")
     for fd in list(spec.description.input) + list(spec.description.output):

@@ -52,15 +52,16 @@ def nhwc_input(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
 
 
 @rewrite("batched_matmul_to_inner_product",
-         pattern="batchedMatmul with one input (constant weights), on a vector",
-         result="innerProduct with the same weights")
+         pattern="batchedMatmul with one input (constant weights) on a blob of rank 1 to 3",
+         result="innerProduct with the same weights", rank_n_safe=True)
 def batched_matmul_to_inner_product(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
     spec = G.copy(spec)
     records = []
     for layer in list(G.nn_of(spec).layers):
         if G.kind(layer) != "batchedMatmul" or len(layer.input) != 1 or layer.batchedMatmul.int8DynamicQuantize:
             continue
-        if not G.is_vector(shapes.get(layer.input[0])):
+        shape = shapes.get(layer.input[0])
+        if shape is None or not 1 <= len(shape) <= 3:   # innerProduct: ranks 1-3 on the last axis, as here
             continue
         p = layer.batchedMatmul
         x1, x2 = int(p.weightMatrixFirstDimension), int(p.weightMatrixSecondDimension)
@@ -74,14 +75,14 @@ def batched_matmul_to_inner_product(spec: Any, shapes: Shapes) -> tuple[Any, lis
             ip.hasBias = True
             WP.write(ip.bias, bias)
         records.append(Rewritten("batched_matmul_to_inner_product", (layer.name,), "innerProduct",
-                                 "Core ML updates innerProduct and convolution layers only; a batchedMatmul "
-                                 "with constant weights on a vector is the same product"))
+                                 "Core ML updates innerProduct and convolution layers only; on ranks 1 to 3 "
+                                 "an innerProduct is the same product on the last axis"))
     return spec, records
 
 
 @rewrite("bias_add_into_inner_product",
          pattern="innerProduct without bias, then addBroadcastable of a constant [C_out]",
-         result="innerProduct with that bias")
+         result="innerProduct with that bias", rank_n_safe=True)
 def bias_add_into_inner_product(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
     spec = G.copy(spec)
     nn = G.nn_of(spec)
@@ -166,6 +167,116 @@ def reshape_chw_to_flatten(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritt
                                  "Core ML cannot back-propagate through reshapeStatic; flatten has the same C, H, W "
                                  "order"))
     return spec, records
+
+
+ELEMENTWISE = ("activation", "unary", "clip")
+
+
+def _channel_constant(nn: Any, layer: Any, blob: str, channels: int) -> np.ndarray | None:
+    """The values of the per-channel constant ``layer`` combines ``blob`` with, or None."""
+    if G.kind(layer) not in ("multiplyBroadcastable", "addBroadcastable") or len(layer.input) != 2:
+        return None
+    other = [b for b in layer.input if b != blob]
+    const = G.producer(nn, other[0]) if len(other) == 1 else None
+    if const is None or G.kind(const) != "loadConstantND":
+        return None
+    shape = [int(d) for d in const.loadConstantND.shape]
+    if not shape or shape[-1] != channels or any(d != 1 for d in shape[:-1]):
+        return None
+    return WP.read_floats(const.loadConstantND.data)
+
+
+@rewrite("nhwc_tail_to_global_pool",
+         pattern="transpose [0, 2, 3, 1] of a (1, C, H, W) blob, element-wise layers and per-channel constant "
+                 "multiply/add (a BatchNormalization), then reduceMean / reduceMax over H and W",
+         result="the same layers on (C, H, W): batchnorm (or scale / bias) for the constants, pooling (global) for "
+                "the reduce")
+def nhwc_tail_to_global_pool(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
+    spec = G.copy(spec)
+    nn = G.nn_of(spec)
+    outputs = set(G.output_blobs(spec))
+    records = []
+    for t in list(nn.layers):
+        if G.kind(t) != "transpose" or list(t.transpose.axes) != TO_NHWC:
+            continue
+        chw = G.chw_of(shapes.get(t.input[0]))
+        if chw is None or len(shapes[t.input[0]]) != 4:
+            continue
+        chain, blob, end = [], t.output[0], None
+        while blob not in outputs:
+            after = G.readers(nn, blob)
+            if len(after) != 1:
+                break
+            nxt = after[0]
+            k = G.kind(nxt)
+            if k in ("reduceMean", "reduceMax"):
+                p = getattr(nxt, k)
+                if not p.reduceAll and sorted(int(a) % 4 for a in p.axes) == [1, 2]:
+                    end = nxt
+                break
+            params = (k == "activation" and nxt.activation.WhichOneof("NonlinearityType") in ("PReLU",
+                                                                                               "parametricSoftplus"))
+            if (k in ELEMENTWISE and not params) or _channel_constant(nn, nxt, blob, chw[0]) is not None:
+                chain.append(nxt)
+                blob = nxt.output[0]
+                continue
+            break
+        if end is None:
+            continue
+        names = (t.name, *(c.name for c in chain), end.name)
+        data_in = t.output[0]
+        for layer in chain:
+            if G.kind(layer) not in ELEMENTWISE:
+                values = _channel_constant(nn, layer, data_in, chw[0])
+                const = G.producer(nn, next(b for b in layer.input if b != data_in))
+                mul = G.kind(layer) == "multiplyBroadcastable"
+                layer.ClearField(G.kind(layer))
+                del layer.input[:]
+                layer.input.append(data_in)
+                if mul:
+                    layer.scale.shapeScale.append(chw[0])
+                    WP.write(layer.scale.scale, values)
+                else:
+                    layer.bias.shape.append(chw[0])
+                    WP.write(layer.bias.bias, values)
+                if not G.readers(nn, const.output[0]):
+                    G.remove(nn, const)
+            data_in = layer.output[0]
+            shapes[data_in] = (1, *chw)
+        _merge_scale_bias(nn, chain, chw[0])
+        G.bypass(spec, t)
+        kind = G.kind(end)
+        end.ClearField(kind)
+        end.pooling.type = 1 if kind == "reduceMean" else 0
+        end.pooling.globalPooling = True
+        end.pooling.valid.SetInParent()
+        records.append(Rewritten("nhwc_tail_to_global_pool", names, "the same layers on (C, H, W), "
+                                 f"pooling (global) '{end.name}'",
+                                 "element-wise layers do not care about the layout; without the transpose to NHWC the "
+                                 "per-channel constants are a batchnorm (or scale / bias) and the reduce a global "
+                                 "pooling, which Core ML back-propagates through"))
+    return spec, records
+
+
+def _merge_scale_bias(nn: Any, chain: list, channels: int) -> None:
+    """A scale followed by a bias (BatchNormalization in inference) becomes one batchnorm layer, which Core
+    ML back-propagates through: gamma = scale, beta = bias, mean 0, variance 1 (epsilon 1e-10)."""
+    for first, second in zip(chain, chain[1:]):
+        if G.kind(first) != "scale" or G.kind(second) != "bias" or list(second.input) != list(first.output) \
+                or len(G.readers(nn, first.output[0])) != 1:
+            continue
+        gamma = WP.read_floats(first.scale.scale)
+        beta = WP.read_floats(second.bias.bias)
+        first.ClearField("scale")
+        bn = first.batchnorm
+        bn.channels, bn.epsilon = channels, 1e-10
+        WP.write(bn.gamma, gamma)
+        WP.write(bn.beta, beta)
+        WP.write(bn.mean, np.zeros(channels, np.float32))
+        WP.write(bn.variance, np.ones(channels, np.float32))
+        del first.output[:]
+        first.output.extend(second.output)
+        G.remove(nn, second)
 
 
 @rewrite("global_pool_from_reduce",

@@ -200,3 +200,25 @@ def _concat(layer, ins):
     out = list(ins[0])
     out[-3] = sum(s[-3] for s in ins)
     return [tuple(out)]
+
+
+@rule("padding")
+def _padding(layer, ins):
+    *lead, c, h, w = ins[0]
+    amounts = list(layer.padding.paddingAmounts.borderAmounts)
+    if not amounts:
+        return [ins[0]]
+    (t, b), (left, r) = ((amounts[0].startEdgeSize, amounts[0].endEdgeSize),
+                         (amounts[1].startEdgeSize, amounts[1].endEdgeSize))
+    return [(*lead, c, h + t + b, w + left + r)]
+
+
+@rule("upsample")
+def _upsample(layer, ins):
+    *lead, c, h, w = ins[0]
+    p = layer.upsample
+    if len(p.fractionalScalingFactor):
+        fh, fw = (float(v) for v in p.fractionalScalingFactor)
+        return [(*lead, c, int(math.floor(h * fh)), int(math.floor(w * fw)))]
+    sh, sw = _pair(p.scalingFactor, 1)
+    return [(*lead, c, h * sh, w * sw)]

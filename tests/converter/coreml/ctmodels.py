@@ -73,3 +73,34 @@ def torch_cnn(seed: int = 0):
     traced = torch.jit.trace(net, torch.rand(1, 1, 28, 28))
     return net, ct.convert(traced, inputs=[ct.TensorType(name="image", shape=(1, 1, 28, 28))],
                            convert_to="neuralnetwork")
+
+
+def keras_gap_cnn(seed: int = 0):
+    """(Keras model, MLModel): Conv2D(relu6), BatchNormalization, GlobalAveragePooling2D, Dense(4, softmax) -
+    ct.convert writes the ReLU6 as ReLU / linear / unary threshold, the BatchNormalization (which it cannot
+    fold into the convolution past the ReLU6) as multiply/add of constants after a transpose back to NHWC,
+    and the pooling as reduceMean over [1, 2]."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((12, 12, 2)), keras.layers.Conv2D(6, 3, padding="same", activation="relu6"),
+                              keras.layers.BatchNormalization(), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(4, activation="softmax")])
+    rng = np.random.default_rng(seed)
+    bn = model.layers[1]
+    gamma, beta, mean, var = bn.get_weights()
+    bn.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.5, beta.shape),
+                    rng.normal(0, 0.5, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+    return model, _from_tf(model, (1, 12, 12, 2))
+
+
+def keras_row_dense(seed: int = 0):
+    """(Keras model, MLModel): a Dense applied to each row of a Reshape((4, 5)) - a rank-3 product with no
+    rank-5 form, so the network stays N-dimensional."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(20, activation="relu"),
+                              keras.layers.Reshape((4, 5)), keras.layers.Dense(3), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    return model, _from_tf(model, (1, 20))

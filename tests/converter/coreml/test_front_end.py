@@ -148,3 +148,56 @@ def test_an_old_keras_converter_style_model_keeps_its_layers():
     assert list(result.spec.neuralNetwork.layers[0].innerProduct.weights.floatValue) == \
         list(b.spec.neuralNetwork.layers[0].innerProduct.weights.floatValue)
     assert violations(result.spec) == []
+
+
+@pytest.fixture(scope="module")
+def gap_cnn():
+    keras_model, mlmodel = ctmodels.keras_gap_cnn()
+    return keras_model, mlmodel.get_spec()
+
+
+def test_keras_batchnorm_and_global_pooling_after_an_nhwc_transpose_become_scale_bias_and_pooling(gap_cnn):
+    keras_model, original = gap_cnn
+    result = convert(original)
+    kinds = [l.WhichOneof("layer") for l in result.spec.neuralNetwork.layers]
+    assert kinds == ["convolution", "activation", "activation", "unary", "activation", "batchnorm", "pooling",
+                     "innerProduct", "softmax"]
+    assert [l.WhichOneof("layer") for l in result.spec.neuralNetwork.layers if l.isUpdatable] == ["innerProduct"]
+    assert violations(result.spec) == []
+    x = np.random.default_rng(5).random((32, 12, 12, 2), dtype=np.float32)
+    assert _max_diff(original, result.spec, x[:, None], x.transpose(0, 3, 1, 2)) <= 1e-5
+    got = next(iter(emulator.load(result.spec).predict(x.transpose(0, 3, 1, 2)).values()))
+    assert np.abs(got - keras_model.predict(x, verbose=0)).max() <= 1e-5
+
+
+def test_what_cannot_train_is_refused_with_the_rule_and_the_layers_that_could_be_updatable(gap_cnn):
+    from coreml_updatable.errors import ValidationError
+
+    _, original = gap_cnn
+    dense = [l.name for l in original.neuralNetwork.layers if l.WhichOneof("layer") in ("innerProduct", "batchedMatmul")]
+    with pytest.raises(ValidationError) as caught:
+        convert(original, options=UpdateOptions(updatable="all"))
+    message = str(caught.value)
+    assert "[rule 10]" in message and "which does not support backpropagation" in message
+    assert f"layers that can be updatable: {dense[0]} (--updatable {dense[0]})" in message
+
+
+def test_a_network_that_must_stay_n_dimensional_keeps_its_semantics_and_says_why():
+    _, mlmodel = ctmodels.keras_row_dense()
+    original = mlmodel.get_spec()
+    from coreml_updatable.errors import CoreMLUpdatableError
+
+    with pytest.raises(CoreMLUpdatableError, match=r"cross-entropy needs a softmax output.*softmaxND"):
+        convert(original, options=UpdateOptions(updatable="all", loss="cce"))
+    from converter.coreml.front import read_mlmodel
+    from transforms.report import ConversionReport
+
+    report = ConversionReport()
+    spec, _, _ = read_mlmodel(original, report=report)
+    assert spec.neuralNetwork.arrayInputShapeMapping == 1
+    kept = [line for line in report.lines() if "rank-N kept" in line]
+    assert any("Tensordot/MatMul' (innerProduct): blob shape [4, 5] is neither a vector nor [C, H, W]" in line
+               for line in kept)
+    assert "batchedMatmul" not in [l.WhichOneof("layer") for l in spec.neuralNetwork.layers]   # rank-N safe rewrite
+    x = np.random.default_rng(6).random((16, 1, 20), dtype=np.float32)
+    assert _max_diff(original, spec, x, x) <= 1e-5
