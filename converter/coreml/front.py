@@ -74,7 +74,7 @@ def read_mlmodel(source: Any, *, report: ConversionReport) -> tuple[Any, SourceF
     _clear_update_settings(spec)
     new, done, reasons = rewrite(spec)
     for r in done:
-        report.add(STAGE, "rewritten", ", ".join(r.layers), f"into {r.into}: {r.why}")
+        report.add(STAGE, "rewritten", ", ".join(r.layers), f"{r.rewrite}: into {r.into}: {r.why}")
     if done and not reasons:
         report.add(STAGE, "set", "input/output shapes", "rank-5 interpretation (RANK5_ARRAY_MAPPING): inputs "
                    + ", ".join(f"'{fd.name}' {list(fd.type.multiArrayType.shape)}" for fd in new.description.input

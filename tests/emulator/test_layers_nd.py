@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from coreml_updatable._coremltools import Model_pb2, NeuralNetwork_pb2
+from ground.protos import Model_pb2, NeuralNetwork_pb2
 from tests.emulator.conftest import FLOAT32, new_layer, set_weights
 
 N = 3
@@ -304,7 +304,7 @@ def test_inner_product_on_any_rank(rng, shape):
 
 
 def test_inner_product_of_the_wrong_width_is_refused_with_the_layer(rng):
-    from coreml_updatable.errors import UnsupportedConfigError
+    from ground.errors import UnsupportedConfigError
 
     layer = new_layer("ip", ["x"], ["y"])
     layer.innerProduct.inputChannels, layer.innerProduct.outputChannels = 7, 3

@@ -12,11 +12,11 @@ import pytest
 
 import emulator
 from converter.convert import convert
-from coreml_updatable import data
+import data_loading as data
 from transforms.options import UpdateOptions
 from transforms.validate import violations
 
-from . import ctmodels
+from fixtures import coreml_models as ctmodels
 
 ROOT = Path(__file__).resolve().parents[3]
 MNIST = ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"
@@ -171,7 +171,7 @@ def test_keras_batchnorm_and_global_pooling_after_an_nhwc_transpose_become_scale
 
 
 def test_what_cannot_train_is_refused_with_the_rule_and_the_layers_that_could_be_updatable(gap_cnn):
-    from coreml_updatable.errors import ValidationError
+    from ground.errors import ValidationError
 
     _, original = gap_cnn
     dense = [l.name for l in original.neuralNetwork.layers if l.WhichOneof("layer") in ("innerProduct", "batchedMatmul")]
@@ -185,7 +185,7 @@ def test_what_cannot_train_is_refused_with_the_rule_and_the_layers_that_could_be
 def test_a_network_that_must_stay_n_dimensional_keeps_its_semantics_and_says_why():
     _, mlmodel = ctmodels.keras_row_dense()
     original = mlmodel.get_spec()
-    from coreml_updatable.errors import CoreMLUpdatableError
+    from ground.errors import CoreMLUpdatableError
 
     with pytest.raises(CoreMLUpdatableError, match=r"cross-entropy needs a softmax output.*softmaxND"):
         convert(original, options=UpdateOptions(updatable="all", loss="cce"))
