@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ground.errors import UnsupportedModelError
+from ground.nn_spec import NN_TYPES
 from ground.spec_io import read_spec
 from ground.rules.graph import supports_backprop
 from transforms.options import SourceFacts
@@ -26,7 +27,6 @@ from .shapes import infer
 
 log = logging.getLogger(__name__)
 STAGE = "coreml"
-NN_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor")
 ND_MAPPINGS = ("arrayInputShapeMapping", "imageInputShapeMapping")
 
 

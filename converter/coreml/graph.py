@@ -3,21 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from ground.nn_spec import kind, network_output_blobs, nn_of
 from ground.protos import Model_pb2
+
+__all__ = ["kind", "nn_of"]   # the ground's, for the rewrites' one import of this module
 
 
 def copy(spec: Any) -> Any:
     out = Model_pb2.Model()
     out.CopyFrom(spec)
     return out
-
-
-def nn_of(spec: Any) -> Any:
-    return getattr(spec, spec.WhichOneof("Type"))
-
-
-def kind(layer: Any) -> str:
-    return layer.WhichOneof("layer") or "<empty>"
 
 
 def readers(nn: Any, blob: str) -> list[Any]:
@@ -29,11 +24,8 @@ def producer(nn: Any, blob: str) -> Any | None:
 
 
 def output_blobs(spec: Any) -> list[str]:
-    """Blobs the model's outputs read (a classifier's probabilities blob included)."""
-    nn = nn_of(spec)
-    names = [o.name for o in spec.description.output]
-    prob = getattr(nn, "labelProbabilityLayerName", "")
-    return names + ([prob] if prob else [])
+    """Blobs the model's outputs read, and the output names themselves (a classifier's label included)."""
+    return list(dict.fromkeys(network_output_blobs(spec) + [o.name for o in spec.description.output]))
 
 
 def remove(nn: Any, layer: Any) -> None:
