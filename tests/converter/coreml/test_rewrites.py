@@ -109,3 +109,28 @@ def test_expand_dims_and_squeeze_that_only_move_ones_are_dropped(rng):
                  + ["softmax_nd_to_softmax"] + ["drop_singleton_moves"] * 2)
     assert [l.WhichOneof("layer") for l in new.neuralNetwork.layers] == ["innerProduct", "activation",
                                                                          "innerProduct", "softmax"]
+
+
+def test_a_network_kept_n_dimensional_trains_in_the_rank_n_engine(rng):
+    """A frozen transpose of (1, 2, 4) has no rank-5 form; the product after it still trains (MSE)."""
+    from converter.convert import convert
+    from transforms.options import UpdateOptions
+
+    transpose = _layer("t", ["x"], ["t"])
+    transpose.transpose.axes.extend([0, 2, 1])
+    reshape = _layer("flat", ["t"], ["f"])
+    reshape.reshapeStatic.targetShape.extend([1, 8])
+    w = rng.normal(size=(8, 3))
+    spec = _spec((1, 2, 4), [transpose, reshape, _bmm("mm", "f", "y", w)], "y")
+    result = convert(spec, options=UpdateOptions(updatable="all", loss="mse", optimizer="sgd", learning_rate=0.1,
+                                                 batch_size=8, epochs=20))
+    assert result.spec.neuralNetwork.arrayInputShapeMapping == 1
+    assert [l.WhichOneof("layer") for l in result.spec.neuralNetwork.layers if l.isUpdatable] == ["innerProduct"]
+    x = rng.normal(size=(64, 1, 2, 4)).astype(np.float32)
+    target_w = rng.normal(size=(8, 3))
+    y = (x.transpose(0, 1, 3, 2).reshape(64, 8) @ target_w).reshape(64, 1, 3).astype(np.float32)
+    model = emulator.load(result.spec)
+    before = float(np.mean((model.predict(x)["y"].reshape(64, 1, 3) - y) ** 2))
+    run = model.update({"x": x, result.spec.description.trainingInput[-1].name: y.reshape(64, 3)})
+    after = float(np.mean((run.model.predict(x)["y"].reshape(64, 1, 3) - y) ** 2))
+    assert after < 0.1 * before
