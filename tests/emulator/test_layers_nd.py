@@ -356,3 +356,21 @@ def test_permute_any_order_in_a_rank_5_network(rng, axis):
         return np.transpose(four, axis)[:, None]
     expected = per_example(ref, x)
     np.testing.assert_array_equal(got.reshape(expected.shape), expected.astype(np.float32))
+
+
+def test_embedding_then_a_permute_of_the_sequence_axis_as_swiftcoremltools_writes_them(rng):
+    """Rank-5 mapping: an index [1] -> embedding [C, 1, 1] -> permute [2, 1, 0, 3] (Seq <-> H) -> innerProduct."""
+    table = rng.normal(size=(4, 6)).astype(np.float32)      # [outputChannels, inputDim]
+    emb = new_layer("emb", ["x"], ["e"])
+    emb.embedding.inputDim, emb.embedding.outputChannels = 6, 4
+    set_weights(emb.embedding.weights, table)
+    perm = new_layer("perm", ["e"], ["p"])
+    perm.permute.axis.extend([2, 1, 0, 3])
+    w = rng.normal(size=(3, 4)).astype(np.float32)
+    ip = new_layer("ip", ["p"], ["y"])
+    ip.innerProduct.inputChannels, ip.innerProduct.outputChannels = 4, 3
+    set_weights(ip.innerProduct.weights, w)
+    idx = rng.integers(0, 6, size=(N, 1)).astype(np.float32)
+    got = run([emb, perm, ip], {"x": idx}, exact=False)[0]
+    expected = table[:, idx[:, 0].astype(int)].T @ w.T       # the [C, 1, 1] column, Seq and H both 1
+    np.testing.assert_allclose(got.reshape(N, 3), expected, rtol=1e-5, atol=1e-5)
