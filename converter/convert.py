@@ -71,6 +71,9 @@ def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = Non
             raise BadInputError("a training reference is for ONNX sources; a Keras model is its own reference",
                                 where=str(reference), fix="drop the reference")
         ref_model = load_reference(reference)
+    if is_coreml(model_or_path):
+        return _from_coreml(model_or_path, class_labels=class_labels, input_names=input_names,
+                            output_names=output_names, report=report, input_shapes=input_shapes)
     graph, registry = read_source(model_or_path, allow_unsafe=allow_unsafe, input_shapes=input_shapes,
                                   compile_facts=compile_facts(ref_model) if ref_model is not None else None)
     spec, facts = _graph_to_spec(graph, registry=registry, input_names=input_names, output_names=output_names,
@@ -87,12 +90,35 @@ def _is_onnx(source: Any) -> bool:
     return type(source).__module__.startswith("onnx")
 
 
+def is_coreml(source: Any) -> bool:
+    """A Core ML model: an ``.mlmodel`` path, a ``Model`` spec or a coremltools ``MLModel``."""
+    if isinstance(source, (str, Path)):
+        return Path(source).suffix.lower() == ".mlmodel"
+    return isinstance(source, Model_pb2.Model) or type(source).__module__.startswith("coremltools")
+
+
+def _from_coreml(source: Any, *, class_labels, input_names, output_names, report, input_shapes):
+    from .coreml.front import read_mlmodel
+
+    asked = {"--class-labels": class_labels, "--input-name": input_names, "--output-name": output_names,
+             "--input-shape": input_shapes}
+    given = [k for k, v in asked.items() if v]
+    if given:
+        raise BadInputError(f"{', '.join(given)} cannot change an existing Core ML model's interface",
+                            where=str(source) if isinstance(source, (str, Path)) else "the Core ML model",
+                            fix="drop those options (the model keeps its own inputs, outputs and labels)")
+    spec, facts, name = read_mlmodel(source, report=report if report is not None else ConversionReport())
+    origin = str(source) if isinstance(source, (str, Path)) else ""
+    return spec, facts, SourceGraph(name, [], [], [], origin=origin, framework="coreml")
+
+
 def convert(model_or_path: Any, *, options: UpdateOptions | None = None, class_labels: Sequence | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
             allow_unsafe: bool = False, input_shapes: dict[str, tuple[int, ...]] | None = None,
             reference: Any = None) -> ConversionResult:
-    """Convert a Keras model (object, ``.keras``/``.h5``) or an ONNX model (``.onnx``, ModelProto) into an
-    updatable Core ML model. ``input_shapes`` fixes an ONNX model's dynamic input dimensions;
+    """Convert a Keras model (object, ``.keras``/``.h5``), an ONNX model (``.onnx``, ModelProto) or an
+    existing Core ML NeuralNetwork (``.mlmodel``, spec, MLModel) into an updatable Core ML model.
+    ``input_shapes`` fixes an ONNX model's dynamic input dimensions;
     ``reference`` (ONNX only) is the Keras model it was exported from, to train as that model does."""
     options = options or UpdateOptions()
     labels = class_labels if class_labels is not None else options.class_labels
@@ -102,11 +128,11 @@ def convert(model_or_path: Any, *, options: UpdateOptions | None = None, class_l
         allow_unsafe=allow_unsafe, override_unsupported=options.override_unsupported, report=report,
         input_shapes=input_shapes, reference=reference)
     spec = make_updatable(spec, facts, options, report)
-    _metadata(spec, graph)
+    _metadata(spec, graph, report)
     return ConversionResult(spec, report, facts, graph, options)
 
 
-def _metadata(spec: Model_pb2.Model, graph: SourceGraph) -> None:
+def _metadata(spec: Model_pb2.Model, graph: SourceGraph, report: ConversionReport) -> None:
     """shortDescription and userDefined entries: source, converter version, update settings."""
     import keras
 
@@ -119,6 +145,9 @@ def _metadata(spec: Model_pb2.Model, graph: SourceGraph) -> None:
     ud["coreml_updatable.source_model"] = graph.name
     ud["coreml_updatable.framework"] = (f"keras {keras.__version__}" if graph.framework == "keras"
                                         else graph.framework)
+    rewrites = [e.__dict__ for e in report.entries if e.stage == "coreml"]
+    if rewrites:
+        ud["coreml_updatable.rewrites"] = json.dumps(rewrites, sort_keys=True)
     ud["coreml_updatable.version"] = __version__
     ud["coreml_updatable.update"] = json.dumps(update_metadata(spec), sort_keys=True)
 

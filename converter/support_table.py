@@ -1,4 +1,4 @@
-"""Print the README's support table: ``python -m converter.support_table [keras|onnx]``."""
+"""Print the README's support table: ``python -m converter.support_table [keras|onnx|coreml]``."""
 from __future__ import annotations
 
 import sys
@@ -21,10 +21,25 @@ def markdown(registry: Registry) -> str:
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
 
 
+def rewrites_markdown() -> str:
+    """The Core ML front end's rewrites, in the order they run."""
+    from .coreml import rewrites as _rewrites  # noqa: F401  (registration)
+    from .coreml.registry import REWRITES
+
+    lines = ["| rewrite | pattern (coremltools.convert's output) | becomes |", "|---|---|---|"]
+    lines += [f"| `{r.name}` | {r.pattern} | {r.result} |" for r in REWRITES]
+    return "\n".join(lines)
+
+
 def tables(names: list[str] | None = None) -> str:
     """Every registry's table with a heading, as the README carries it."""
     parts = []
-    for name in names or ["keras", "onnx"]:
+    for name in names or ["keras", "onnx", "coreml"]:
+        if name == "coreml":
+            from .coreml.registry import REWRITES
+            table = rewrites_markdown()
+            parts.append(f"### {len(REWRITES)} rewrites of existing Core ML models\n\n{table}\n")
+            continue
         registry = {"keras": KERAS, "onnx": ONNX}[name]
         label = {"keras": "Keras layer types", "onnx": "ONNX op types"}[name]
         count = len([k for k in registry.kinds() if not k.startswith("Onnx")])

@@ -53,6 +53,7 @@ def compute(loss: Loss, output: tf.Tensor, target: tf.Tensor, conventions: Conve
     else:
         if conventions.mse != "mean_no_half":
             raise ValueError(f"unknown MSE convention {conventions.mse!r}")
+        target = tf.reshape(target, tf.shape(output))   # e.g. a [10] target for a rank-N [1, 10] blob
         per_example = tf.reduce_mean(tf.reshape(tf.square(output - target), [tf.shape(output)[0], -1]), axis=1)
     if conventions.batch_loss == "mean":
         return tf.reduce_mean(per_example)

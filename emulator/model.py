@@ -10,9 +10,10 @@ import tensorflow as tf
 from ground.errors import BadInputError
 
 from . import features as F
+from . import rank_n as R
 from . import training
 from .layers.preprocessing import preprocessors
-from .network import Network
+from .network import Network, wants_rank_n
 from ground.spec_io import model_type, read_spec, save_spec
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,16 @@ class Model:
         self.inputs = [F.describe(fd) for fd in desc.input]
         self.outputs = [F.describe(fd) for fd in desc.output]
         self.training_inputs = [F.describe(fd) for fd in desc.trainingInput]
-        self.input_shapes = {f.name: F.backend_shape(f) for f in self.inputs
-                             if f.is_tensor and len(f.shape) in (1, 3)}
-        """Backend (H, W, C) shape of each array input."""
+        rank_n = wants_rank_n(self.nn, self.inputs)
+        self.layout = R.Layout(self.nn) if rank_n else F
+        """Where arrays change layout: ``to_backend``, ``from_backend``, ``backend_shape`` (features.py's
+        (N, H, W, C) layout, or rank_n.Layout's Core ML shapes)."""
+        self.input_shapes = {f.name: self.layout.backend_shape(f) for f in self.inputs
+                             if f.is_tensor and (rank_n or len(f.shape) in (1, 3))}
+        """Backend shape of each array input ((H, W, C), or the Core ML blob shape in the rank-N engine)."""
         protected = {f.name for f in self.outputs} | {getattr(self.nn, "labelProbabilityLayerName", "")} - {""}
         self.network = Network(self.nn, [f.name for f in self.inputs], preprocessors(spec, self.nn),
-                               input_shapes=self.input_shapes, protected=protected)
+                               input_shapes=self.input_shapes, protected=protected, rank_n=rank_n)
         self.class_labels: list | None = None
         if self.kind == "neuralNetworkClassifier":
             which = self.nn.WhichOneof("ClassLabels")
@@ -96,7 +101,7 @@ class Model:
             raise BadInputError(
                 f"input names do not match the model: unknown {unknown}, missing {missing}",
                 fix=f"the model's inputs are {sorted(known)}")
-        out = {name: F.to_backend(inputs[name], known[name]) for name in known}
+        out = {name: self.layout.to_backend(inputs[name], known[name]) for name in known}
         sizes = {len(a) for a in out.values()}
         if len(sizes) > 1:
             raise BadInputError(f"inputs have different batch sizes {sorted(sizes)}",
@@ -108,7 +113,7 @@ class Model:
             names = [f.name for f in self.inputs if f.is_tensor]
             wanted = self.network_outputs()
             params = self.network.constant_params()
-            shapes = {f.name: F.backend_shape(f) for f in self.inputs if f.is_tensor}
+            shapes = {f.name: self.layout.backend_shape(f) for f in self.inputs if f.is_tensor}
             signature = [tf.TensorSpec((None, *shapes[n]), tf.float32) for n in names]
 
             @tf.function(input_signature=signature, autograph=False)
@@ -139,7 +144,7 @@ class Model:
     def _outputs_from_blobs(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.class_labels is None:
             by_name = {f.name: f for f in self.outputs}
-            return {w: F.from_backend(v, by_name.get(w)) for w, v in raw.items()}
+            return {w: self.layout.from_backend(v, by_name.get(w)) for w, v in raw.items()}
         probs = raw[self.probability_blob()]
         probs = probs.reshape(len(probs), -1)
         labels = np.asarray(self.class_labels)[np.argmax(probs, axis=1)]

@@ -9,7 +9,12 @@ import tensorflow as tf
 from ground.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 
 from . import layout_plan
+from . import rank_n as R
 from .layers import OPS, layer_kind
+from .layers.nd_classic import nd_forward
+
+RANK_N_OWN_FORMS = ("permute", "reshape")
+"""Classic layers whose (N, H, W, C) refusals (the sequence axis) the rank-N engine does not share."""
 
 Params = dict[str, dict[str, Any]]
 """layer name -> {param name -> array or tensor}, in the backend's layout."""
@@ -18,22 +23,29 @@ Params = dict[str, dict[str, Any]]
 class Network:
     """The layers of a Core ML network, checked against the emulator's registry.
 
-    ``params`` holds every layer's weights as numpy arrays in the backend layout, read once.
+    ``params`` holds every layer's weights as numpy arrays in the backend layout, read once. With
+    ``rank_n`` blobs are ``(N, *Core ML shape)`` and layers follow Core ML's N-dimensional semantics
+    (emulator/rank_n.py); otherwise they are (N, H, W, C) (emulator/layers/registry.py).
     """
 
     def __init__(self, nn: Any, input_names: Iterable[str],
                  preprocess: Mapping[str, Callable[[tf.Tensor], tf.Tensor]] | None = None, *,
-                 input_shapes: Mapping[str, tuple[int, ...]] | None = None, protected: Iterable[str] = ()) -> None:
-        """``input_shapes``: backend (H, W, C) shape per input, which lets the layout plan look at shapes;
-        ``protected``: blobs callers read (model outputs), whose layout must stay Core ML's."""
+                 input_shapes: Mapping[str, tuple[int, ...]] | None = None, protected: Iterable[str] = (),
+                 rank_n: bool = False) -> None:
+        """``input_shapes``: backend shape per input (H, W, C), or the Core ML blob shape with ``rank_n``),
+        which lets the layout plan look at shapes; ``protected``: blobs callers read (model outputs), whose
+        layout must stay Core ML's."""
         self.layers = list(nn.layers)
         self.input_names = list(input_names)
+        self.rank_n = rank_n
         self.preprocess = dict(preprocess or {})   # input name -> image preprocessing (scaler, mean)
+        if rank_n:
+            self.preprocess = {k: R.image_preprocess(fn) for k, fn in self.preprocess.items()}
         unsupported = []
         for layer in self.layers:
             kind = layer_kind(layer)
             impl = OPS.get(kind)
-            reason = None if impl is None or impl.supports is None else impl.supports(layer)
+            reason = refusal(layer, rank_n)
             if impl is None or reason:
                 unsupported.append(UnsupportedItem(layer.name, kind, reason or "no implementation"))
         if unsupported:
@@ -51,7 +63,8 @@ class Network:
                 self.params[layer.name] = impl.params(layer)
         self.by_name = {layer.name: layer for layer in self.layers}
         self.plan = layout_plan.FlattenPlan()     # empty while the shapes are measured
-        self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
+        if not rank_n:
+            self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
         for name in self.plan.row_orders:
             self.params[name] = self.plan.to_backend(name, self.params[name])
 
@@ -104,8 +117,9 @@ class Network:
                 x = blobs[layer.input[0]]
                 blobs[layer.output[0]] = tf.reshape(x, [-1, 1, 1, int(np.prod(x.shape[1:]))])
                 continue
-            impl = OPS[layer_kind(layer)]
-            results = impl.forward(layer, [blobs[name] for name in layer.input], params.get(layer.name, {}))
+            kind = layer_kind(layer)
+            run = nd_forward(kind) if self.rank_n else OPS[kind].forward
+            results = run(layer, [blobs[name] for name in layer.input], params.get(layer.name, {}))
             for name, value in zip(layer.output, results):
                 blobs[name] = value
         return blobs
@@ -113,6 +127,31 @@ class Network:
     def constant_params(self) -> dict[str, dict[str, tf.Tensor]]:
         """Every layer's weights as TensorFlow constants."""
         return {name: {k: tf.constant(v) for k, v in p.items()} for name, p in self.params.items()}
+
+
+def refusal(layer: Any, rank_n: bool) -> str | None:
+    """Why the engine (rank-N or (N, H, W, C)) cannot run ``layer``, or None."""
+    kind = layer_kind(layer)
+    impl = OPS.get(kind)
+    if impl is None:
+        return "no implementation"
+    if rank_n and nd_forward(kind) is None:
+        return "no implementation for N-dimensional blobs"
+    if not rank_n and kind in R.ND_KINDS:
+        return "a specification-4 layer needs EXACT_ARRAY_MAPPING inputs (Core ML refuses it in a rank-5 network)"
+    if impl.supports is None or (rank_n and kind in RANK_N_OWN_FORMS):
+        return None
+    return impl.supports(layer)
+
+
+def wants_rank_n(nn: Any, input_features: Iterable[Any]) -> bool:
+    """Whether the rank-N engine runs ``nn``: Core ML's N-dimensional semantics are in use, or only it
+    can model the sequence axis that a permute or reshape moves."""
+    if R.wants_rank_n(nn, input_features):
+        return True
+    refused = [layer for layer in nn.layers if refusal(layer, False)]
+    return bool(refused) and all(layer_kind(layer) in RANK_N_OWN_FORMS for layer in refused) \
+        and not any(refusal(layer, True) for layer in nn.layers)
 
 
 def as_float32(array: np.ndarray, *, name: str) -> np.ndarray:

@@ -129,7 +129,7 @@ def _target_array(model: Trainable, loss: losses.Loss, values: np.ndarray, n_cla
     if loss.kind == "mse":
         feature = next((f for f in model.training_inputs if f.name == loss.target), None)
         shape = feature.shape if feature is not None and feature.shape else values.shape[1:]
-        return F.to_backend(values, F.Feature(loss.target, "multiArray", tuple(shape)))
+        return model.layout.to_backend(values, F.Feature(loss.target, "multiArray", tuple(shape)))
     values = np.asarray(values)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
@@ -170,7 +170,7 @@ def _prepare(model: Trainable, loss: losses.Loss, data: Mapping[str, np.ndarray]
     n = next(iter(sizes.values()))
     if n == 0:
         raise BadInputError("the training data is empty", fix="pass at least one example")
-    feeds = {f.name: F.to_backend(data[f.name], f) for f in needed_inputs}
+    feeds = {f.name: model.layout.to_backend(data[f.name], f) for f in needed_inputs}
     for name, arr in feeds.items():
         if not np.all(np.isfinite(arr)):
             raise BadInputError(f"input '{name}' contains NaN or infinite values", fix="clean the data")

@@ -14,7 +14,8 @@ from ._common import add_hyperparameters, add_input_shape, input_shapes_from
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("source", help="the Keras model (.keras, .h5) or ONNX model (.onnx)")
+    parser.add_argument("source", help="the Keras model (.keras, .h5), ONNX model (.onnx) or Core ML NeuralNetwork "
+                        "(.mlmodel, e.g. what coremltools.convert wrote)")
     parser.add_argument("-o", "--output", required=True, help="the .mlmodel to write")
     parser.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     parser.add_argument("--reference", metavar="MODEL.keras",

@@ -26,6 +26,8 @@ def measured_shapes(spec) -> tuple[dict[str, tuple[int, ...]], str | None]:
     except CoreMLUpdatableError as exc:   # shapes are optional: shown as '?' with the reason
         log.info("no shapes: %s", exc)
         return {}, str(exc).splitlines()[0]
+    if model.network.rank_n:   # Core ML's own N-dimensional shapes (emulator/rank_n.py)
+        return measured, None
     return {name: (c,) if h == w == 1 else (c, h, w) for name, (h, w, c) in measured.items()}, None
 
 

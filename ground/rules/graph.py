@@ -202,13 +202,35 @@ def backprop(spec: Any) -> list[RuleViolation]:
                         "updatable marked layer and the loss function.", where=f"layer '{first}'",
                         fix=f"freeze the layers before '{first}' (mark only layers between it and the loss "
                             "updatable), or replace it by a layer that supports back-propagation (convolution, "
-                            "innerProduct, flatten, pooling, batchnorm, ReLU/sigmoid/tanh activation)"))
+                            "innerProduct, flatten, pooling, batchnorm, ReLU/sigmoid/tanh activation); "
+                            + _candidates(nodes, loss.name)))
                     return out
                 if not node["backprop"]:
                     if node["kind"] == "softmax" and current.get("loss") == "categoricalCrossEntropyLossLayer":
                         continue
                     blocked, first = True, parent
     return out
+
+
+def _candidates(nodes: dict[str, dict], loss: str) -> str:
+    """The layers that could be updatable instead: convolution / innerProduct layers the loss reaches
+    through layers that back-propagate (a softmax right under a cross-entropy loss included)."""
+    found, queue, seen = [], [loss], {loss}
+    while queue:
+        current = nodes[queue.pop(0)]
+        for parent in current["parents"]:
+            node = nodes[parent]
+            through = node["backprop"] or (node["kind"] == "softmax"
+                                           and current.get("loss") == "categoricalCrossEntropyLossLayer")
+            if parent in seen or not through:
+                continue
+            seen.add(parent)
+            queue.append(parent)
+            if node["kind"] in ("convolution", "innerProduct"):
+                found.append(parent)
+    if not found:
+        return "no convolution or innerProduct layer reaches the loss through such layers"
+    return f"layers that can be updatable: {', '.join(found)} (--updatable {','.join(found)})"
 
 
 def backprop_path(spec: Any) -> set[str]:

@@ -1,0 +1,1 @@
+"""The Core ML front end: existing NeuralNetwork ``.mlmodel`` files made trainable (see front.py)."""
