@@ -8,7 +8,7 @@ from ground.errors import UnsupportedConfigError
 from transforms.options import SourceFacts
 from transforms.report import ConversionReport
 
-from . import layout
+from ground import layout
 from .ir import SourceGraph, SourceLayer
 
 
