@@ -124,10 +124,12 @@ class KerasSide:
         """Train on ``x[order[b*B:(b+1)*B]]`` for every epoch's order; (per-epoch batch losses, seconds)."""
         from tqdm import tqdm
 
+        from emulator.training import batches_per_epoch
+
         y = y.astype(np.int32) if self.loss == "cce" else y.astype(np.float32)
         step = self._compiled_step(tf.TensorSpec((None, *x.shape[1:]), tf.float32),
                                    tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
-        per_epoch = -(-len(x) // batch_size)
+        per_epoch = batches_per_epoch(len(x), batch_size)   # the runtime's partial-batch convention
         bar = tqdm(total=per_epoch * len(orders), file=sys.stderr, unit="batch", desc="Keras",
                    dynamic_ncols=True, mininterval=0.5, disable=not progress)
         losses = []
