@@ -42,7 +42,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=8, help="seeds 1..S through seed_seq")
     parser.add_argument("--perturbations", type=int, default=4)
     parser.add_argument("--out", default=str(RESULTS / "device_anchor.json"))
+    parser.add_argument("--replot", action="store_true", help="only redraw the PNG from the JSON")
     args = parser.parse_args(argv)
+    if args.replot:
+        plot(json.loads(Path(args.out).read_text()), Path(args.out).with_suffix(".png"))
+        return 0
 
     import numpy as np
 
@@ -157,7 +161,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     runs = sorted(result["runs"], key=lambda r: r["mean_abs_dw"])
-    labels = [(", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "keep, no half, every epoch")
+    labels = [(", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "the field defaults (chosen)")
               + (f", seed {r['seed']}" if r["seed"] is not None else "") + ("" if r["shuffle"] else ", no shuffle")
               for r in runs]
     fig, ax = plt.subplots(figsize=(9, 0.28 * len(runs) + 1.5))

@@ -140,13 +140,75 @@ def pieces(steps: int, reps: int) -> dict[str, float]:
     return {name: round(f(), 3) for name, f in table.items()}
 
 
+def op_shares(steps: int = 20) -> dict[str, float]:
+    """Per op type, the share of the traced time of one training step (TensorFlow step stats).
+
+    The LeNet training step (NHWC convolutions, max pooling, the flatten, dense layers, cross-entropy,
+    gradients, fused Adam) is built as a TF1 graph and run ``steps`` times with a full trace; each
+    node's kernel time is summed by op type. Ops run in parallel (2 threads), so the shares are of the
+    summed kernel time, not of wall time.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        rng = np.random.default_rng(0)
+        x = v1.placeholder(tf.float32, (B, 28, 28, 1))
+        y = v1.placeholder(tf.int32, (B,))
+        shapes = {"c1": (3, 3, 1, 32), "b1": (32,), "c2": (2, 2, 32, 32), "b2": (32,), "d1": (1152, 500),
+                  "e1": (500,), "d2": (500, 10), "e2": (10,)}
+        w = {k: v1.get_variable(k, initializer=(rng.normal(size=s) * 0.05).astype(np.float32), use_resource=True)
+             for k, s in shapes.items()}
+        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w["c1"], 1, "VALID"), w["b1"]))
+        h = tf.nn.max_pool2d(h, 2, 2, "VALID")
+        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, w["c2"], 1, "VALID"), w["b2"]))
+        h = tf.reshape(tf.nn.max_pool2d(h, 2, 2, "VALID"), [-1, 1152])
+        h = tf.nn.relu(tf.matmul(h, w["d1"]) + w["e1"])
+        logits = tf.matmul(h, w["d2"]) + w["e2"]
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        grads = tf.gradients(loss, list(w.values()))
+        updates = []
+        for (name, var), g in zip(w.items(), grads):
+            m = v1.get_variable(name + "_m", initializer=np.zeros(shapes[name], np.float32), use_resource=True)
+            v = v1.get_variable(name + "_v", initializer=np.zeros(shapes[name], np.float32), use_resource=True)
+            updates.append(tf.raw_ops.ResourceApplyAdam(var=var.handle, m=m.handle, v=v.handle, beta1_power=0.9,
+                                                        beta2_power=0.999, lr=1e-3, beta1=0.9, beta2=0.999,
+                                                        epsilon=1e-7, grad=g))
+        train = tf.group(updates, loss)
+        init = v1.global_variables_initializer()
+    feed = {x: rng.uniform(size=(B, 28, 28, 1)).astype(np.float32), y: rng.integers(0, 10, B).astype(np.int32)}
+    totals: dict[str, float] = {}
+    with v1.Session(graph=graph) as sess:
+        sess.run(init)
+        for _ in range(3):
+            sess.run(train, feed)
+        options = v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE)
+        for _ in range(steps):
+            meta = v1.RunMetadata()
+            sess.run(train, feed, options=options, run_metadata=meta)
+            for dev in meta.step_stats.dev_stats:
+                for node in dev.node_stats:
+                    op = node.timeline_label.split("(")[0].split("=")[-1].strip() or node.node_name
+                    op = op.split(" ")[0] if op else node.node_name
+                    totals[op] = totals.get(op, 0.0) + node.op_end_rel_micros / 1e3 / steps
+    total = sum(totals.values())
+    top = sorted(totals.items(), key=lambda kv: -kv[1])
+    return {"total_kernel_ms_per_step": round(total, 3),
+            "share_by_op": {k: round(v / total, 4) for k, v in top if v / total >= 0.005}}
+
+
 def child(args) -> int:
     import tensorflow as tf
 
     if args.intra or args.inter:
         tf.config.threading.set_intra_op_parallelism_threads(args.intra)
         tf.config.threading.set_inter_op_parallelism_threads(args.inter)
-    print(json.dumps(pieces(args.steps, args.reps)))
+    out = pieces(args.steps, args.reps)
+    if args.ops:
+        out["op_shares"] = op_shares()
+    print(json.dumps(out))
     return 0
 
 
@@ -157,12 +219,13 @@ def main(argv=None) -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--intra", type=int, default=0)
     parser.add_argument("--inter", type=int, default=0)
+    parser.add_argument("--ops", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(RESULTS / "profile_lenet.json"))
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
 
-    configs = {"default (TF picks threads), oneDNN on": ({}, []),
+    configs = {"default (TF picks threads), oneDNN on": ({}, ["--ops"]),
                "intra 2, inter 1": ({}, ["--intra", "2", "--inter", "1"]),
                "intra 1, inter 2": ({}, ["--intra", "1", "--inter", "2"]),
                "intra 2, inter 2": ({}, ["--intra", "2", "--inter", "2"]),
