@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
+from ground.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 
 READABLE = {"inner_product": "innerProduct"}
 """espresso layer type -> the Core ML layer type whose weights are read from it."""
@@ -140,9 +140,9 @@ def import_weights(spec, trained: dict[str, TrainedLayer]):
     updatable layer of the spec must be in the compiled model; otherwise BadInputError lists them all.
     The spec's other fields (update parameters, descriptions, precision) are kept.
     """
-    from coreml_updatable.weight_params import precision, write
+    from ground.weight_params import precision, write
 
-    from .spec_io import network_of
+    from ground.spec_io import network_of
 
     new = type(spec)()
     new.CopyFrom(spec)

@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from emulator.mlmodelc import import_weights, read_trained_weights
-    from emulator.spec_io import check_output, read_spec, save_spec
+    from ground.spec_io import check_output, read_spec, save_spec
 
     out = check_output(args.output, [args.into, args.trained], force=args.force)
     spec = read_spec(args.into)

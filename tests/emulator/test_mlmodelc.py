@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import BadInputError, UnsupportedLayerError
+from ground.errors import BadInputError, UnsupportedLayerError
 from emulator.mlmodelc import import_weights, read_blobs, read_trained_weights
 
 from .nets import dense_mse, weights_of
