@@ -29,4 +29,9 @@ def run(data: str, *, epochs: int, batch_size: int, limit: int | None, png: Path
 
 
 def machine() -> dict:
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    """The machine, and its load when measured (``uptime``: the 2 cores may be shared)."""
+    import subprocess
+
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "load": load}

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -95,6 +96,10 @@ def run_emulator(x_chw, y, weights, x_test_chw, y_test) -> dict:
             "test_accuracy": float((probs.argmax(1) == y_test).mean())}
 
 
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -110,6 +115,8 @@ def main(argv=None) -> int:
     x_nhwc, x_chw = data.for_keras(ds.x_train), data.for_coreml(ds.x_train, (1, 28, 28))
     x_test_chw = data.for_coreml(ds.x_test, (1, 28, 28))
     keras_runs, emulator_runs = [], []
+    load_before = _uptime()
+    peak_before = matmul_peak_gflops()
     for r in range(args.repeats):
         init = keras_lenet(seed=r)
         kw = init.get_weights()
@@ -125,7 +132,8 @@ def main(argv=None) -> int:
     e_cpu = statistics.median(r["cpu_s"] for r in emulator_runs)
     k_min = min(r["wall_s"] for r in keras_runs)
     e_min = min(r["wall_s"] for r in emulator_runs)
-    peak = matmul_peak_gflops()
+    peak_after = matmul_peak_gflops()
+    peak = max(peak_before, peak_after)
     achieved = training_flops_per_example() * n / e_med / 1e9
     result = {
         "benchmark": "one epoch, seeds' LeNet (585,958 params), Adam lr 1e-3 eps 1e-7, batch 128, shuffled",
@@ -138,10 +146,14 @@ def main(argv=None) -> int:
         "ratio_emulator_over_keras": e_med / k_med,
         "ratio_of_fastest_runs": e_min / k_min,
         "ratio_of_median_cpu_time": e_cpu / k_cpu,
-        "target_ratio": 0.8,
+        "target_ratio": 0.6,
+        "target_fraction_of_matmul_peak": 0.5,
+        "load": {"before": load_before, "after": _uptime(),
+                 "note": "uptime load averages: the 2 cores were shared with other developers' jobs"},
         "training_gflop_per_epoch": training_flops_per_example() * n / 1e9,
         "emulator_gflops_achieved": achieved,
         "float32_matmul_peak_gflops": peak,
+        "float32_matmul_peak_gflops_measured": {"before_runs": peak_before, "after_runs": peak_after},
         "fraction_of_matmul_peak": achieved / peak,
         "notes": "ratio_emulator_over_keras is the ratio of median wall times; wall times include each side's "
                  "graph tracing; Keras runs model.fit (graph mode, no XLA, as Keras picks on a CPU-only machine); "
@@ -151,7 +163,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    keys = ("ratio_emulator_over_keras", "ratio_of_fastest_runs", "ratio_of_median_cpu_time", "fraction_of_matmul_peak")
+    keys = ("ratio_emulator_over_keras", "ratio_of_fastest_runs", "ratio_of_median_cpu_time", "fraction_of_matmul_peak",
+            "float32_matmul_peak_gflops", "emulator_gflops_achieved", "load")
     print(json.dumps({k: result[k] for k in keys}, indent=2))
     return 0
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "train an updatable .mlmodel on data, as Core ML's MLUpdateTask would on device",
     "evaluate": "print a classifier .mlmodel's accuracy on a data set",
     "predict": "run an .mlmodel on a batch of inputs (.npy) and write its first output (.npy)",
+    "import-weights": "copy the trained weights of a device's .mlmodelc back into the .mlmodel it trained",
     "verify": "convert, then train the source and the Core ML model side by side and compare them",
 }
 
@@ -66,7 +67,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
 
 
 def _command(name: str):
-    return importlib.import_module(f"coreml_updatable.commands.{name}")
+    return importlib.import_module(f"coreml_updatable.commands.{name.replace('-', '_')}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,10 @@ def from_spec(nn: Any, network: Network) -> Loss:
     return Loss("mse", loss.name, p.input, p.target, p.input)
 
 
+MSE_FACTORS = {"mean_no_half": 1.0, "mean_half": 0.5}
+"""MSE convention -> the factor before the mean of squared errors."""
+
+
 def compute(loss: Loss, output: tf.Tensor, target: tf.Tensor, conventions: Conventions) -> tf.Tensor:
     """The mini-batch loss from the network's ``loss.blob`` (backend layout) and the batch's target."""
     if loss.kind == "cce":
@@ -51,10 +55,13 @@ def compute(loss: Loss, output: tf.Tensor, target: tf.Tensor, conventions: Conve
         logits = tf.reshape(output, [tf.shape(output)[0], -1])
         per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target, logits=logits)
     else:
-        if conventions.mse != "mean_no_half":
+        factor = MSE_FACTORS.get(conventions.mse)
+        if factor is None:
             raise ValueError(f"unknown MSE convention {conventions.mse!r}")
         target = tf.reshape(target, tf.shape(output))   # e.g. a [10] target for a rank-N [1, 10] blob
         per_example = tf.reduce_mean(tf.reshape(tf.square(output - target), [tf.shape(output)[0], -1]), axis=1)
+        if factor != 1.0:
+            per_example = factor * per_example
     if conventions.batch_loss == "mean":
         return tf.reduce_mean(per_example)
     if conventions.batch_loss == "sum":

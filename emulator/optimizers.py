@@ -35,6 +35,10 @@ class SGD(Optimizer):
 
     def apply(self, grads):
         self.step.assign_add(1)
+        if self.s.momentum == 0:        # v = lr * g exactly: skip the velocity's memory traffic
+            for w, g in zip(self.variables, grads):
+                w.assign_sub(self.lr * g)
+            return
         for w, g, v in zip(self.variables, grads, self.velocity):
             new_v = self.momentum * v + self.lr * g
             v.assign(new_v)
@@ -42,7 +46,12 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, 'epsilon hat' form: ``lr_t = lr*sqrt(1-b2^t)/(1-b1^t); w -= lr_t*m/(sqrt(v)+eps)``."""
+    """Adam, 'epsilon hat' form: ``lr_t = lr*sqrt(1-b2^t)/(1-b1^t); w -= lr_t*m/(sqrt(v)+eps)``.
+
+    Each variable is updated by one fused kernel (TensorFlow's ``ResourceApplyAdam``: ``m += (g - m)
+    (1 - b1); v += (g^2 - v)(1 - b2); w -= lr_t m / (sqrt(v) + eps)``, the same formulas and the same
+    arithmetic as Keras' Adam), one pass over memory instead of about ten elementwise ops.
+    """
 
     def __init__(self, variables, settings, conventions):
         super().__init__(variables, settings, conventions)
@@ -56,11 +65,11 @@ class Adam(Optimizer):
 
     def apply(self, grads):
         t = tf.cast(self.step.assign_add(1), tf.float32)
-        lr_t = self.lr * tf.sqrt(1.0 - tf.pow(self.beta2, t)) / (1.0 - tf.pow(self.beta1, t))
+        beta1_power, beta2_power = tf.pow(self.beta1, t), tf.pow(self.beta2, t)
         for w, g, m, v in zip(self.variables, grads, self.m, self.v):
-            m_new = m.assign(self.beta1 * m + (1.0 - self.beta1) * g)
-            v_new = v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(g))
-            w.assign_sub(lr_t * m_new / (tf.sqrt(v_new) + self.eps))
+            tf.raw_ops.ResourceApplyAdam(var=w.handle, m=m.handle, v=v.handle, beta1_power=beta1_power,
+                                         beta2_power=beta2_power, lr=self.lr, beta1=self.beta1, beta2=self.beta2,
+                                         epsilon=self.eps, grad=g, use_locking=False)
 
 
 def make(variables: Sequence[tf.Variable], settings: UpdateSettings, conventions: Conventions) -> Optimizer:

@@ -1,11 +1,13 @@
 """The order in which Core ML's update engine visits training examples.
 
 Best evidence (coreml-update-rules.md): an index list shuffled with libc++'s ``std::shuffle`` driven by
-``std::minstd_rand``, seeded from the model's seed through ``std::seed_seq`` (unseeded: the engine's
-default state 1); shuffled once at the start and again after every epoch, each time continuing from
-the previous order. This module reproduces that in pure Python, following the C++ standard's
-definitions of ``seed_seq::generate`` and ``minstd_rand`` and libc++'s ``uniform_int_distribution``
-(rejection sampling over ``__independent_bits_engine``) and ``std::shuffle`` (forward Fisher-Yates).
+``std::minstd_rand``, seeded from the model's seed through ``std::seed_seq`` (unseeded: a
+default-constructed engine, state 1); shuffled once at the start and again after every epoch, each
+time continuing from the previous order. This module reproduces that in pure Python, following the C++
+standard's definitions of ``seed_seq::generate``, ``minstd_rand`` and ``mt19937`` and libc++'s
+``uniform_int_distribution`` (rejection sampling over ``__independent_bits_engine``) and
+``std::shuffle`` (forward Fisher-Yates). The alternatives (another engine, another unseeded start)
+exist so that the device-anchor benchmark can measure them.
 """
 from __future__ import annotations
 
@@ -14,10 +16,6 @@ import numpy as np
 _MASK32 = 0xFFFFFFFF
 _MINSTD_A = 48271
 _MINSTD_M = 2147483647          # 2^31 - 1
-_ENGINE_MIN, _ENGINE_MAX = 1, _MINSTD_M - 1
-_ENGINE_RANGE = _ENGINE_MAX - _ENGINE_MIN + 1   # 2^31 - 2
-_ENGINE_BITS = _ENGINE_RANGE.bit_length() - 1   # floor(log2(range)) = 30
-
 
 def seed_seq_generate(seeds: list[int], n: int) -> list[int]:
     """``std::seed_seq(seeds).generate`` of ``n`` 32-bit words ([rand.util.seedseq])."""
@@ -51,14 +49,20 @@ def seed_seq_generate(seeds: list[int], n: int) -> list[int]:
 
 
 class MinstdRand:
-    """``std::minstd_rand``: x <- 48271 x mod (2^31 - 1)."""
+    """``std::minstd_rand``: x <- 48271 x mod (2^31 - 1).
 
-    def __init__(self, seed: int | None = None) -> None:
+    ``seed``: None for a default-constructed engine (state 1); an int for ``seed(std::seed_seq{seed})``;
+    a tuple of ints for ``seed(std::seed_seq{...})`` (``()``: an empty seed_seq).
+    """
+
+    min, max = 1, _MINSTD_M - 1
+
+    def __init__(self, seed: int | tuple[int, ...] | None = None) -> None:
         if seed is None:
             self.state = 1  # default_seed
         else:
             # linear_congruential_engine::seed(seed_seq&): k = 1 word, generate k + 3, use the last
-            word = seed_seq_generate([seed], 4)[3]
+            word = seed_seq_generate(_words(seed), 4)[3]
             self.state = word % _MINSTD_M or 1
 
     def __call__(self) -> int:
@@ -66,26 +70,75 @@ class MinstdRand:
         return self.state
 
 
-def uniform_int(rng: MinstdRand, upper: int) -> int:
-    """libc++ ``uniform_int_distribution<ptrdiff_t>(0, upper)(rng)`` for 1 <= upper < 2^30."""
+class MT19937:
+    """``std::mt19937``: default seed 5489, or seeded through ``std::seed_seq`` as :class:`MinstdRand`."""
+
+    min, max = 0, _MASK32
+
+    def __init__(self, seed: int | tuple[int, ...] | None = None) -> None:
+        if seed is None:
+            mt = [5489]
+            for i in range(1, 624):
+                mt.append((1812433253 * (mt[-1] ^ (mt[-1] >> 30)) + i) & _MASK32)
+        else:
+            mt = seed_seq_generate(_words(seed), 624)
+            if mt[0] & 0x80000000 == 0 and not any(mt[1:]):
+                mt[0] = 0x80000000
+        self.mt, self.index = mt, 624
+
+    def _twist(self) -> None:
+        mt = self.mt
+        for i in range(624):
+            y = (mt[i] & 0x80000000) | (mt[(i + 1) % 624] & 0x7FFFFFFF)
+            mt[i] = mt[(i + 397) % 624] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+        self.index = 0
+
+    def __call__(self) -> int:
+        if self.index >= 624:
+            self._twist()
+        y = self.mt[self.index]
+        self.index += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C5680
+        y ^= (y << 15) & 0xEFC60000
+        return y ^ (y >> 18)
+
+
+ENGINES = {"libcxx_minstd": MinstdRand, "libcxx_mt19937": MT19937}
+"""Shuffle convention -> the engine driving libc++'s std::shuffle."""
+
+
+def _words(seed: int | tuple[int, ...]) -> list[int]:
+    return [seed] if isinstance(seed, int) else list(seed)
+
+
+def uniform_int(rng, upper: int) -> int:
+    """libc++ ``uniform_int_distribution<ptrdiff_t>(0, upper)(rng)`` for 1 <= upper < 2^30.
+
+    ``__independent_bits_engine`` takes ceil(log2(upper + 1)) bits from one engine output: an engine
+    whose range is not a power of two (minstd_rand: 2^31 - 2) first rejects outputs at or above the
+    largest multiple of 2^bits in its range; a full 32-bit engine (mt19937) is only masked. Values above
+    ``upper`` are rejected and drawn again.
+    """
     span = upper + 1
     bits = span.bit_length() - 1
     if span & ((1 << bits) - 1):
         bits += 1                               # ceil(log2(span)) unless span is a power of two
-    if bits > _ENGINE_BITS:
+    engine_range = rng.max - rng.min + 1
+    if bits > min(30, engine_range.bit_length() - 1):
         raise ValueError("data sets of 2^30 examples or more are not supported")
-    limit = (_ENGINE_RANGE >> bits) << bits     # __y0_: reject engine outputs at or above this
-    mask = (1 << bits) - 1
+    limit = engine_range if engine_range == 1 << 32 else (engine_range >> bits) << bits   # __y0_
+    mask, low = (1 << bits) - 1, rng.min
     while True:
-        u = rng() - _ENGINE_MIN
+        u = rng() - low
         while u >= limit:
-            u = rng() - _ENGINE_MIN
+            u = rng() - low
         value = u & mask
         if value < span:
             return value
 
 
-def shuffle_in_place(order: list[int], rng: MinstdRand) -> None:
+def shuffle_in_place(order: list[int], rng) -> None:
     """libc++ ``std::shuffle(order.begin(), order.end(), rng)``."""
     n = len(order)
     for i in range(n - 1):
@@ -94,16 +147,30 @@ def shuffle_in_place(order: list[int], rng: MinstdRand) -> None:
             order[i], order[i + j] = order[i + j], order[i]
 
 
-def epoch_orders(n: int, epochs: int, *, shuffle: bool, seed: int | None,
-                 reshuffle_every_epoch: bool = True) -> list[np.ndarray]:
-    """The example order of each epoch: shuffled at the start and (optionally) after each epoch."""
+RESHUFFLES = ("every_epoch", "once", "every_epoch_fresh_engine", "every_epoch_from_identity",
+              "after_each_epoch")
+"""'every_epoch': shuffled at the start and after each epoch, one engine, each shuffle permuting the
+previous order; 'once': at the start only; 'every_epoch_fresh_engine': each epoch's shuffle by a newly
+started engine; 'every_epoch_from_identity': each epoch shuffles the original order; 'after_each_epoch':
+the first epoch in the given order, shuffled after each."""
+
+
+def epoch_orders(n: int, epochs: int, *, shuffle: bool, seed: int | tuple[int, ...] | None,
+                 reshuffle: str = "every_epoch", engine: str = "libcxx_minstd") -> list[np.ndarray]:
+    """The example order of each epoch (see :data:`RESHUFFLES`)."""
+    if reshuffle not in RESHUFFLES:
+        raise ValueError(f"unknown reshuffle convention {reshuffle!r}")
     order = list(range(n))
     if not shuffle:
         return [np.arange(n) for _ in range(epochs)]
-    rng = MinstdRand(seed)
+    rng = ENGINES[engine](seed)
     orders = []
     for epoch in range(epochs):
-        if epoch == 0 or reshuffle_every_epoch:
+        if reshuffle == "every_epoch_from_identity":
+            order = list(range(n))
+        if reshuffle == "every_epoch_fresh_engine":
+            rng = ENGINES[engine](seed)
+        if (epoch == 0 and reshuffle != "after_each_epoch") or (epoch > 0 and reshuffle != "once"):
             shuffle_in_place(order, rng)
         orders.append(np.asarray(order, dtype=np.int64))
     return orders

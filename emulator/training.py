@@ -89,10 +89,17 @@ class UpdateResult:
 def batch_orders(n: int, epochs: int, shuffle_on: bool, seed: int | None,
                  conventions: Conventions = CORE_ML) -> list[np.ndarray]:
     """The example order of every epoch, as the runtime (and, by the best evidence, Core ML) uses it."""
-    if conventions.shuffle != "libcxx_minstd":
+    if conventions.shuffle not in shuffle.ENGINES:
         raise ValueError(f"unknown shuffle convention {conventions.shuffle!r}")
-    return shuffle.epoch_orders(n, epochs, shuffle=shuffle_on, seed=seed,
-                                reshuffle_every_epoch=conventions.reshuffle == "every_epoch")
+    if seed is None and conventions.unseeded not in UNSEEDED:
+        raise ValueError(f"unknown unseeded convention {conventions.unseeded!r}")
+    return shuffle.epoch_orders(n, epochs, shuffle=shuffle_on, seed=UNSEEDED[conventions.unseeded] if seed is None
+                                else seed, reshuffle=conventions.reshuffle,
+                                engine=conventions.shuffle)
+
+
+UNSEEDED = {"default_constructed": None, "seed_seq_zero": 0, "seed_seq_empty": ()}
+"""How the engine starts when the model has no seed (the ``unseeded`` convention)."""
 
 
 def batches_per_epoch(n: int, batch_size: int, conventions: Conventions = CORE_ML) -> int:

@@ -125,10 +125,12 @@ class KerasSide:
         With ``progress``, the same bar / per-epoch lines as the Core ML side (:mod:`emulator.progress`)."""
         from emulator.progress import Progress
 
+        from emulator.training import batches_per_epoch
+
         y = y.astype(np.int32) if self.loss == "cce" else y.astype(np.float32)
         step = self._compiled_step(tf.TensorSpec((None, *x.shape[1:]), tf.float32),
                                    tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
-        per_epoch = -(-len(x) // batch_size)
+        per_epoch = batches_per_epoch(len(x), batch_size)   # the runtime's partial-batch convention
         losses = []
         started = time.perf_counter()
         with Progress("Keras", len(orders), per_epoch, mode="auto" if progress else "off") as bar:

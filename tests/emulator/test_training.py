@@ -6,6 +6,7 @@ import pytest
 
 import emulator
 from ground.errors import BadInputError, TrainingDivergedError
+from emulator.conventions import Conventions
 from emulator.events import TrainingEvent
 from emulator.shuffle import epoch_orders
 
@@ -31,7 +32,7 @@ def _ce_grads(w, b, x, y):
 def test_sgd_with_momentum_and_partial_last_batch_matches_hand_computation():
     lr, mu = 0.1, 0.5
     model = emulator.load(dense_softmax(W0, B0, optimizer="sgd", lr=lr, batch=4, momentum=mu))
-    result = model.update({"x": X, "label": Y})
+    result = model.update({"x": X, "label": Y}, conventions=Conventions(partial_last_batch="keep"))
     w, b = W0.astype(np.float64), B0.astype(np.float64)
     vw, vb = np.zeros_like(w), np.zeros_like(b)
     for batch in (slice(0, 4), slice(4, 6)):        # 6 examples, batch 4: the last batch has 2
@@ -42,6 +43,28 @@ def test_sgd_with_momentum_and_partial_last_batch_matches_hand_computation():
     np.testing.assert_allclose(got_w.reshape(K, D), w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got_b, b, rtol=1e-5, atol=1e-6)
     assert len(result.batch_losses[0]) == 2
+
+
+def test_the_default_drops_the_partial_last_batch():
+    lr = 0.1
+    model = emulator.load(dense_softmax(W0, B0, optimizer="sgd", lr=lr, batch=4))
+    result = model.update({"x": X, "label": Y})       # 6 examples, batch 4: one batch, 2 left over
+    gw, gb = _ce_grads(W0.astype(np.float64), B0.astype(np.float64), X[:4], Y[:4])
+    got_w, got_b = weights_of(result.spec, "fc")
+    np.testing.assert_allclose(got_w.reshape(K, D), W0 - lr * gw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_b, B0 - lr * gb, rtol=1e-5, atol=1e-6)
+    assert len(result.batch_losses[0]) == 1
+    assert result.conventions["partial_last_batch"].startswith("drop (")
+
+
+def test_mse_half_convention_halves_the_loss_and_its_gradient():
+    model = emulator.load(dense_mse(W0, B0, optimizer="sgd", lr=0.05, batch=6))
+    target = RNG.normal(0, 1, (6, K)).astype(np.float32)
+    full = model.update({"x": X, "y_true": target})
+    half = model.update({"x": X, "y_true": target}, conventions=Conventions(mse="mean_half"))
+    assert half.batch_losses[0][0] == pytest.approx(full.batch_losses[0][0] / 2, rel=1e-6)
+    moved = [W0 - weights_of(r.spec, "fc")[0].reshape(K, D) for r in (full, half)]
+    np.testing.assert_allclose(moved[1], moved[0] / 2, rtol=1e-4, atol=1e-7)
 
 
 def test_adam_two_steps_match_hand_computation():
