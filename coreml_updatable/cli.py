@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "print a classifier .mlmodel's accuracy on a data set",
     "predict": "run an .mlmodel on a batch of inputs (.npy) and write its first output (.npy)",
     "verify": "convert, then train the source and the Core ML model side by side and compare them",
+    "federate": "train one updatable .mlmodel over a simulated fleet of devices (Flower: FedAvg, FedAdam, FedYogi)",
 }
 
 log = logging.getLogger("coreml_updatable")
