@@ -24,14 +24,11 @@ from flwr.clientapp import ClientApp
 from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid, ServerApp
 
-from coreml_updatable.errors import TrainingDivergedError
 
 from . import partition as P
 from .config import FleetConfig
-from .device import fleet_for
-from .report import Report, client_table, plot
-from .server import (ARRAYS, CONFIG, METRICS, NUM_EXAMPLES, PARTITION, GlobalModel, discover, from_record,
-                     make_strategy, to_record)
+from .messages import ARRAYS, CONFIG, METRICS, NUM_EXAMPLES, PARTITION, SERVER_ROUND, from_record, to_record
+from .report import Report, client_table
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +42,21 @@ def client_app(config: FleetConfig | None = None) -> ClientApp:
 
     @app.query()
     def query(msg: Message, context: Context) -> Message:
+        from .device import partition_sizes
+
         pid = int(context.node_config[PARTITION])
-        fleet = fleet_for(settings(context))      # loads the model and the data once, before round 1
-        metrics = MetricRecord({PARTITION: pid, NUM_EXAMPLES: int(len(fleet.parts[pid]))})
+        metrics = MetricRecord({PARTITION: pid, NUM_EXAMPLES: partition_sizes(settings(context))[pid]})
         return Message(RecordDict({METRICS: metrics}), reply_to=msg)
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
+        from .device import fleet_for
+
         pid = int(context.node_config[PARTITION])
-        fleet = fleet_for(settings(context))
-        server_round = int(msg.content[CONFIG]["server-round"])
+        fleet = fleet_for(settings(context))      # model, compiled graph and data: once per process
+        server_round = int(msg.content[CONFIG][SERVER_ROUND])
+        from coreml_updatable.errors import TrainingDivergedError
+
         try:
             result = fleet.train(pid, from_record(msg.content[ARRAYS]), server_round)
         except TrainingDivergedError as exc:
@@ -73,6 +75,9 @@ def serve(grid: Grid, config: FleetConfig, report_dir: Path | None = None, outpu
     from tqdm import tqdm
 
     from coreml_updatable import data
+
+    from .report import plot
+    from .server import GlobalModel, discover, make_strategy
 
     global_model = GlobalModel(config.model, output)
     ds = data.load(config.data).limit(config.limit or None)

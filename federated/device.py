@@ -15,12 +15,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-import emulator
 from coreml_updatable.errors import BadInputError
-from emulator.losses import from_spec
-from emulator.training import train_layers
 
-from . import exchange
 from .config import FleetConfig
 
 log = logging.getLogger(__name__)
@@ -50,6 +46,11 @@ class Device:
     """A device's model: the runtime's model, its exchange codec and its training-input names."""
 
     def __init__(self, source: Any) -> None:
+        import emulator
+        from emulator.losses import from_spec
+
+        from . import exchange
+
         self.model = emulator.load(source)
         self.codec = exchange.Codec(self.model)
         tensors = [f for f in self.model.inputs if f.is_tensor]
@@ -64,6 +65,8 @@ class Device:
         self.target = loss.target
 
     def initial_arrays(self) -> dict[str, np.ndarray]:
+        from . import exchange
+
         return exchange.read(self.model.nn)
 
     def train(self, arrays: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray,
@@ -72,6 +75,10 @@ class Device:
 
         Raises ``TrainingDivergedError`` when a loss turns NaN or infinite (the server drops the device).
         """
+        from emulator.training import train_layers
+
+        from . import exchange
+
         exchange.check(self.model.nn, arrays)
         run = train_layers(self.model, {self.feature.name: x, self.target: y},
                            weights=self.codec.to_runtime(arrays), **overrides)
@@ -113,9 +120,24 @@ class Fleet:
 _FLEETS: dict[str, Fleet] = {}
 
 
+def _key(config: FleetConfig) -> str:
+    return hashlib.sha256(repr(sorted(config.as_dict().items())).encode()).hexdigest()
+
+
+def partition_sizes(config: FleetConfig) -> list[int]:
+    """Every device's number of examples (labels and the split only: no model, no TensorFlow)."""
+    if _key(config) in _FLEETS:
+        return [len(p) for p in _FLEETS[_key(config)].parts]
+    from coreml_updatable import data
+    from . import partition
+
+    labels = data.load(config.data).limit(config.limit or None).y_train
+    return [len(p) for p in partition.split(labels, config.clients, config.partition, config.seed)]
+
+
 def fleet_for(config: FleetConfig) -> Fleet:
     """This process's :class:`Fleet` for ``config`` (built once: model, compiled graph, data)."""
-    k = hashlib.sha256(repr(sorted(config.as_dict().items())).encode()).hexdigest()
+    k = _key(config)
     if k not in _FLEETS:
         _FLEETS.clear()     # one fleet per process at a time (a simulation worker serves one run)
         _FLEETS[k] = Fleet(config)

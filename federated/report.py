@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from emulator.spec_io import write_atomic
-
 THRESHOLDS = (0.97, 0.98, 0.99)
 
 
@@ -71,6 +69,8 @@ class Report:
                 "initial": self.initial, "rounds": [asdict(r) for r in self.rounds], "clients": self.clients}
 
     def write(self, folder: Path) -> Path:
+        from emulator.spec_io import write_atomic
+
         folder.mkdir(parents=True, exist_ok=True)
         return write_atomic(folder / "report.json", json.dumps(self.as_dict(), indent=2).encode())
 
@@ -85,6 +85,8 @@ def plot(report: Report, path: Path, histograms: np.ndarray | None = None) -> Pa
     import io
 
     import matplotlib
+
+    from emulator.spec_io import write_atomic
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -101,6 +103,9 @@ def plot(report: Report, path: Path, histograms: np.ndarray | None = None) -> Pa
     ax.plot(rounds, [np.nan if a is None else a for a in acc], marker=".", label="global model")
     for t in THRESHOLDS[:2]:
         ax.axhline(t, color="grey", lw=0.6, ls="--")
+        hit = report.rounds_to(t)
+        ax.text(0, t, f" {t:.0%}" + (f": round {hit}" if hit else ": not reached"), fontsize=7, va="bottom",
+                color="grey")
     ax.set(xlabel="round", ylabel="test accuracy", title=title)
     ax.set_ylim(max(0.0, min([a for a in acc if a is not None] or [0]) - 0.02), 1.0)
     ax.legend(loc="lower right")

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAdam, FedAvg, FedYogi
 from flwr.serverapp.strategy.fedopt import FedOpt
@@ -27,22 +27,10 @@ from emulator.spec_io import network_of, read_spec, save_spec
 
 from . import exchange
 from .config import FleetConfig
+from .messages import ARRAYS, CONFIG, METRICS, NUM_EXAMPLES, PARTITION, SERVER_ROUND, first_line, from_record, to_record
 from .report import Dropped, Report, Round
 
 log = logging.getLogger(__name__)
-
-ARRAYS, CONFIG, METRICS = "arrays", "config", "metrics"
-NUM_EXAMPLES = "num-examples"
-PARTITION = "partition-id"
-
-
-def to_record(arrays: Mapping[str, np.ndarray]) -> ArrayRecord:
-    return ArrayRecord({k: Array(np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays.items()})
-
-
-def from_record(record: ArrayRecord) -> dict[str, np.ndarray]:
-    return {k: a.numpy() for k, a in record.items()}
-
 
 class GlobalModel:
     """The global model: the starting spec, with the aggregated updatable arrays written in."""
@@ -128,7 +116,7 @@ class FleetStrategy:
         chosen = sorted(int(p) for p in rng.choice(partitions, size=size, replace=False))
         self.current = Round(server_round)
         self.round_started = time.perf_counter()
-        config["server-round"] = server_round
+        config[SERVER_ROUND] = server_round
         record = RecordDict({ARRAYS: arrays, CONFIG: config})
         return [Message(content=record, message_type=MessageType.TRAIN, dst_node_id=self.node_of[p])
                 for p in chosen]
@@ -139,7 +127,7 @@ class FleetStrategy:
         for msg in replies:
             partition = self.partition_of.get(msg.metadata.src_node_id, -1)
             if msg.has_error():
-                record.dropped.append(Dropped(partition, _first_line(msg.error.reason)))
+                record.dropped.append(Dropped(partition, first_line(msg.error.reason)))
                 continue
             metrics = msg.content[METRICS]
             arrays = from_record(msg.content[ARRAYS])
@@ -161,13 +149,10 @@ class FleetStrategy:
         if not kept:
             log.warning("round %d: no device returned a usable update; the global model is unchanged", server_round)
             return None, None
+        # Replies arrive in any order; float32 sums depend on it: average in partition order, so a run
+        # repeats bit for bit on any engine.
+        kept.sort(key=lambda m: int(m.content[METRICS][PARTITION]))
         return super().aggregate_train(server_round, kept)
-
-
-def _first_line(reason: str | None) -> str:
-    lines = [line.strip() for line in (reason or "").splitlines() if line.strip()]
-    useful = [line for line in lines if "Error" in line and ":" in line]
-    return (useful[-1] if useful else lines[-1] if lines else "unknown error")[:300]
 
 
 class FleetFedAvg(FleetStrategy, FedAvg):
@@ -213,7 +198,7 @@ def discover(grid: Grid, clients: int, timeout: float = 600.0) -> dict[int, int]
     node_of = {}
     for reply in grid.send_and_receive(messages, timeout=timeout):
         if reply.has_error():
-            raise RuntimeError(f"device {reply.metadata.src_node_id} failed to answer: {_first_line(reply.error.reason)}")
+            raise RuntimeError(f"device {reply.metadata.src_node_id} failed to answer: {first_line(reply.error.reason)}")
         node_of[int(reply.content[METRICS][PARTITION])] = reply.metadata.src_node_id
     if len(node_of) != len(nodes):
         raise RuntimeError(f"{len(nodes)} devices answered with {len(node_of)} distinct partition ids")

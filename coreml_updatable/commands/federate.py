@@ -49,16 +49,16 @@ def run(args) -> int:
     out = check_output(args.output, [args.model], force=args.force) if args.output else None
     if not Path(args.model).is_file():
         raise BadInputError("no such model file", where=str(args.model), fix="check the path")
-    _require_flower()
-    from federated.app import simulate
     from federated.config import FleetConfig
-
 
     config = FleetConfig(model=args.model, data=args.data, clients=args.clients, fraction=args.fraction,
                          rounds=args.rounds, local_epochs=args.local_epochs, partition=args.partition,
                          seed=args.seed, strategy=args.strategy, server_lr=args.server_lr or 0.0,
                          limit=args.limit or 0, batch_size=args.batch_size or 0,
                          learning_rate=args.learning_rate or 0.0)
+    _require_flower()
+    from federated.app import simulate
+
     report_dir = Path(args.report)
     if args.engine == "deployment":
         from federated.deployment import run_local
