@@ -35,7 +35,7 @@ def baseline(model: str, data: str, runs: int) -> dict:
     """Train 6,000 examples in this process: one cold run (fresh model), then warm runs."""
     sys.path.insert(0, str(ROOT))
     import emulator
-    from coreml_updatable import data as D
+    import data_loading as D
 
     ds = D.load(data)
     x, y = D.for_coreml(ds.x_train[:6000], (1, 28, 28)), ds.y_train[:6000]

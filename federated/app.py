@@ -55,7 +55,7 @@ def client_app(config: FleetConfig | None = None) -> ClientApp:
         pid = int(context.node_config[PARTITION])
         fleet = fleet_for(settings(context))      # model, compiled graph and data: once per process
         server_round = int(msg.content[CONFIG][SERVER_ROUND])
-        from coreml_updatable.errors import TrainingDivergedError
+        from ground.errors import TrainingDivergedError
 
         try:
             result = fleet.train(pid, from_record(msg.content[ARRAYS]), server_round)
@@ -74,7 +74,7 @@ def serve(grid: Grid, config: FleetConfig, report_dir: Path | None = None, outpu
     """Run the fleet's rounds on ``grid``; write the global model after each round and the report."""
     from tqdm import tqdm
 
-    from coreml_updatable import data
+    import data_loading as data
 
     from .report import plot
     from .server import GlobalModel, discover, make_strategy

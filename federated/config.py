@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 STRATEGIES = ("fedavg", "fedadam", "fedyogi")
 
@@ -13,7 +13,7 @@ STRATEGIES = ("fedavg", "fedadam", "fedyogi")
 @dataclass(frozen=True)
 class FleetConfig:
     model: str                        # the updatable .mlmodel every device starts from
-    data: str                         # a Keras-layout .npz or an IDX folder (see coreml_updatable.data)
+    data: str                         # a Keras-layout .npz or an IDX folder (see data_loading)
     clients: int = 100
     fraction: float = 0.1
     rounds: int = 50

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 from .config import FleetConfig
 from .report import Report, Round

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 from .config import FleetConfig
 
@@ -95,7 +95,7 @@ class Fleet:
     """What every device process derives from a :class:`FleetConfig`: the model and each device's data."""
 
     def __init__(self, config: FleetConfig) -> None:
-        from coreml_updatable import data
+        import data_loading as data
         from . import partition
 
         self.config = config
@@ -128,7 +128,7 @@ def partition_sizes(config: FleetConfig) -> list[int]:
     """Every device's number of examples (labels and the split only: no model, no TensorFlow)."""
     if _key(config) in _FLEETS:
         return [len(p) for p in _FLEETS[_key(config)].parts]
-    from coreml_updatable import data
+    import data_loading as data
     from . import partition
 
     labels = data.load(config.data).limit(config.limit or None).y_train

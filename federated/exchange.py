@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from coreml_updatable import weight_params as WP
-from coreml_updatable.errors import BadInputError
+from ground import weight_params as WP
+from ground.errors import BadInputError
 
 WEIGHTS, BIASES = "weights", "biases"
 _RUNTIME_NAME = {WEIGHTS: "weights", BIASES: "bias"}      # the runtime's parameter names

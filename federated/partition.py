@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 SCHEMES = "iid | shards:K | dirichlet:ALPHA"
 

@@ -69,7 +69,7 @@ class Report:
                 "initial": self.initial, "rounds": [asdict(r) for r in self.rounds], "clients": self.clients}
 
     def write(self, folder: Path) -> Path:
-        from emulator.spec_io import write_atomic
+        from ground.spec_io import write_atomic
 
         folder.mkdir(parents=True, exist_ok=True)
         return write_atomic(folder / "report.json", json.dumps(self.as_dict(), indent=2).encode())
@@ -86,7 +86,7 @@ def plot(report: Report, path: Path, histograms: np.ndarray | None = None) -> Pa
 
     import matplotlib
 
-    from emulator.spec_io import write_atomic
+    from ground.spec_io import write_atomic
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

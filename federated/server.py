@@ -23,7 +23,7 @@ from flwr.serverapp.strategy import FedAdam, FedAvg, FedYogi
 from flwr.serverapp.strategy.fedopt import FedOpt
 
 import emulator
-from emulator.spec_io import network_of, read_spec, save_spec
+from ground.spec_io import network_of, read_spec, save_spec
 
 from . import exchange
 from .config import FleetConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 
 def add_arguments(parser) -> None:
@@ -44,7 +44,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from emulator.spec_io import check_output
+    from ground.spec_io import check_output
 
     out = check_output(args.output, [args.model], force=args.force) if args.output else None
     if not Path(args.model).is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from coreml_updatable import cli
-from emulator.spec_io import save_spec
+from ground.spec_io import save_spec
 from tests.emulator.nets import small_cnn
 
 

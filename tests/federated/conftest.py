@@ -16,7 +16,7 @@ pytest.importorskip("flwr", reason="Flower is the federated extra: pip install -
 from flwr.app import Context, Message, RecordDict  # noqa: E402
 from flwr.serverapp import Grid  # noqa: E402
 
-from emulator.spec_io import save_spec  # noqa: E402
+from ground.spec_io import save_spec  # noqa: E402
 from tests.emulator.nets import small_cnn  # noqa: E402
 
 CLASSES = 3

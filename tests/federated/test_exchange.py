@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import emulator
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 from federated import exchange
 from tests.emulator.nets import weights_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 from federated import partition as P
 
 LABELS = np.repeat(np.arange(10), 60)          # 600 examples, 10 classes

@@ -70,7 +70,7 @@ def test_fedadam_applies_adam_on_the_server_to_the_averaged_update(model_file, t
 
 
 def test_frozen_layers_never_change_and_every_other_byte_is_the_original(tiny_data, tmp_path):
-    from emulator.spec_io import read_spec, save_spec
+    from ground.spec_io import read_spec, save_spec
 
     original = tmp_path / "frozen.mlmodel"
     save_spec(tiny_cnn(updatable=("fc",)), original)
