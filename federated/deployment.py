@@ -70,27 +70,74 @@ def _tool(name: str) -> str:
     return found
 
 
+def _descendants(roots: list[int]) -> list[int]:
+    """Every process below ``roots`` (Flower's SuperExec, ServerApp and ClientApp processes), from ``ps``."""
+    try:
+        table = subprocess.run(["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    children: dict[int, list[int]] = {}
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
+            children.setdefault(int(fields[1]), []).append(int(fields[0]))
+    found, stack = [], list(roots)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
 def _stop(procs: list[subprocess.Popen]) -> None:
-    """SIGTERM each process group (Flower's SuperExec, ServerApp and ClientApp children included), then
-    SIGKILL what is left after 10 s."""
+    """Stop every process started here and everything below them (some of Flower's children start their
+    own sessions): SIGTERM, then SIGKILL what is left after 10 s."""
+    tree = _descendants([p.pid for p in procs if p.poll() is None])
     for proc in reversed(procs):
         if proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
+    for pid in tree:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
     deadline = time.monotonic() + 10
     for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
+    while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
+        time.sleep(0.2)
     for proc in procs:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         proc.wait()
+    for pid in tree:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, exited but not yet reaped by its parent, does not)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        stat = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True,
+                              timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return bool(stat) and not stat.startswith("Z")
 
 
 def run_config_args(config: FleetConfig, report_dir: Path, output: Path | None) -> str:

@@ -63,8 +63,9 @@ def _flower_processes() -> set[int]:
         if entry.isdigit():
             try:
                 cmd = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
-            except OSError:
+                state = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
                 continue
-            if "flower-super" in cmd or "flwr-clientapp" in cmd or "flwr-serverapp" in cmd:
+            if state != "Z" and "flower-super" in cmd or "flwr-clientapp" in cmd or "flwr-serverapp" in cmd:
                 found.add(int(entry))
     return found
