@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "predict": "run an .mlmodel on a batch of inputs (.npy) and write its first output (.npy)",
     "import-weights": "copy the trained weights of a device's .mlmodelc back into the .mlmodel it trained",
     "verify": "convert, then train the source and the Core ML model side by side and compare them",
+    "federate": "train one updatable .mlmodel over a simulated fleet of devices (Flower: FedAvg, FedAdam, FedYogi)",
 }
 
 log = logging.getLogger("coreml_updatable")

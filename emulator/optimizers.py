@@ -22,6 +22,19 @@ class Optimizer:
     def apply(self, grads: Sequence[tf.Tensor]) -> None:
         raise NotImplementedError
 
+    def slots(self) -> list[tf.Variable]:
+        """The per-weight state a run starts from zero."""
+        return []
+
+    def reset(self, settings: UpdateSettings) -> None:
+        """Fresh state for a new run (step 0, zero slots) at ``settings``' learning rate; the other
+        constants are baked into the graph, so ``settings`` must match them (see emulator.trainer)."""
+        self.s = settings
+        self.lr.assign(settings.learning_rate)
+        self.step.assign(0)
+        for slot in self.slots():
+            slot.assign(tf.zeros_like(slot))
+
 
 class SGD(Optimizer):
     """``v = momentum * v + lr * g; w -= v`` (momentum 0: plain SGD)."""
@@ -32,6 +45,9 @@ class SGD(Optimizer):
             raise ValueError(f"unknown momentum convention {conventions.momentum!r}")
         self.velocity = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.momentum = tf.constant(settings.momentum, tf.float32)
+
+    def slots(self):
+        return self.velocity
 
     def apply(self, grads):
         self.step.assign_add(1)
@@ -62,6 +78,9 @@ class Adam(Optimizer):
         self.beta1 = tf.constant(settings.beta1, tf.float32)
         self.beta2 = tf.constant(settings.beta2, tf.float32)
         self.eps = tf.constant(settings.eps, tf.float32)
+
+    def slots(self):
+        return self.m + self.v
 
     def apply(self, grads):
         t = tf.cast(self.step.assign_add(1), tf.float32)

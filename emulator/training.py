@@ -13,19 +13,20 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol
 
 import numpy as np
-import tensorflow as tf
 
 from ground.errors import BadInputError, TrainingDivergedError, ValidationError
 from ground.rules import violations
 
 from . import features as F
-from . import losses, optimizers, shuffle
+from . import losses, shuffle
 from .conventions import CORE_ML, Conventions
 from .events import Callback, ProgressBar, TrainingEvent
 from .layers import OPS, layer_kind
 from .network import Network
 from .settings import UpdateSettings, resolve
 from ground.spec_io import save_spec
+
+from .trainer import trainer_for
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +182,16 @@ def _prepare(model: Trainable, loss: losses.Loss, data: Mapping[str, np.ndarray]
     for name, arr in feeds.items():
         if not np.all(np.isfinite(arr)):
             raise BadInputError(f"input '{name}' contains NaN or infinite values", fix="clean the data")
-    output_shape = model.network.blob_shapes(model.input_shapes, [loss.blob])[loss.blob]
-    target = _target_array(model, loss, data[loss.target], int(np.prod(output_shape)))
+    target = _target_array(model, loss, data[loss.target], int(np.prod(_loss_blob_shape(model, loss))))
     return feeds, target
+
+
+def _loss_blob_shape(model: Trainable, loss: losses.Loss) -> tuple[int, ...]:
+    """The backend shape of the loss's blob, measured once per model (a forward pass)."""
+    shapes = model.__dict__.setdefault("_loss_blob_shapes", {})
+    if loss.blob not in shapes:
+        shapes[loss.blob] = model.network.blob_shapes(model.input_shapes, [loss.blob])[loss.blob]
+    return shapes[loss.blob]
 
 
 def _ancestors_inputs(model: Trainable, loss: losses.Loss) -> Iterable[str]:
@@ -191,6 +199,61 @@ def _ancestors_inputs(model: Trainable, loss: losses.Loss) -> Iterable[str]:
     for i in model.network.needed_layers([loss.blob]):
         used.update(model.network.layers[i].input)
     return used
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`train_layers` did: the updatable layers' trained weights (backend layout) and the
+    losses and example orders of every epoch."""
+
+    weights: dict[str, dict[str, np.ndarray]]
+    settings: UpdateSettings
+    batch_losses: list[np.ndarray]
+    orders: list[np.ndarray]
+    loss_kind: str
+
+
+def train_layers(model: Trainable, data: Mapping[str, np.ndarray], *, weights=None,
+                 callbacks: Iterable[Callback] = (), conventions: Conventions = CORE_ML,
+                 **overrides: Any) -> TrainingRun:
+    """Train the updatable layers of ``model`` on ``data`` without building a new spec.
+
+    ``weights``: the updatable layers' starting weights in the backend layout (``Network.params``'
+    form; default the model's own). The compiled graph is kept on ``model`` (:mod:`emulator.trainer`),
+    so a second run on the same model, with other weights or data, does not compile again.
+    """
+    trainable = updatable_layers(model)
+    settings = resolve(model.nn.updateParams, {k: v for k, v in overrides.items() if v is not None})
+    loss = losses.from_spec(model.nn, model.network)
+    feeds, target = _prepare(model, loss, data)
+    n = len(target)
+    trainer = trainer_for(model, loss, settings, conventions, [layer.name for layer in trainable], feeds, target)
+    trainer.start(feeds, target, settings, weights)
+
+    orders = batch_orders(n, settings.epochs, settings.shuffle, settings.seed, conventions)
+    per_epoch = batches_per_epoch(n, settings.batch_size, conventions)
+    if per_epoch == 0:
+        raise BadInputError(f"{n} examples make no full mini-batch of {settings.batch_size}",
+                            fix="lower the batch size or pass more data")
+    emit = _emitter(list(callbacks))
+    emit(TrainingEvent("training_begin", epochs=settings.epochs, batches_per_epoch=per_epoch))
+    log.info("training %d examples, %d mini-batches per epoch: %s", n, per_epoch, settings.as_dict())
+    all_losses = []
+    bsz = settings.batch_size
+    for epoch, order in enumerate(orders):
+        epoch_losses = np.empty(per_epoch, dtype=np.float64)
+        for first, chunk in _chunks(order.astype(np.int32), bsz, per_epoch):
+            values = trainer.steps(chunk)
+            for b, value in enumerate(values.tolist(), start=first):
+                if not math.isfinite(value):
+                    raise TrainingDivergedError(epoch=epoch + 1, batch=b + 1, loss=value)
+                epoch_losses[b] = value
+                emit(TrainingEvent("mini_batch_end", epoch, b, value, epochs=settings.epochs,
+                                   batches_per_epoch=per_epoch))
+        all_losses.append(epoch_losses)
+        emit(TrainingEvent("epoch_end", epoch, per_epoch - 1, float(epoch_losses[-1]),
+                           float(epoch_losses.mean()), settings.epochs, per_epoch))
+    return TrainingRun(trainer.weights(), settings, all_losses, orders, loss.kind)
 
 
 def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Iterable[Callback] = (),
@@ -202,79 +265,20 @@ def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Itera
     not changed.
     """
     started = time.perf_counter()
-    trainable = updatable_layers(model)
-    settings = resolve(model.nn.updateParams, {k: v for k, v in overrides.items() if v is not None})
-    loss = losses.from_spec(model.nn, model.network)
-    feeds, target = _prepare(model, loss, data)
-    n = len(target)
     callbacks = list(callbacks) + ([ProgressBar()] if progress else [])
-
-    params = model.network.constant_params()
-    variables: dict[str, dict[str, tf.Variable]] = {}
-    for layer in trainable:
-        variables[layer.name] = {k: tf.Variable(v, name=f"{layer.name}_{k}")     # the planned layout
-                                 for k, v in model.network.params[layer.name].items()}
-        params[layer.name] = variables[layer.name]
-    var_list = [v for layer_vars in variables.values() for v in layer_vars.values()]
-    optimizer = optimizers.make(var_list, settings, conventions)
-    x = {k: tf.constant(v) for k, v in feeds.items()}
-    y = tf.constant(target)
-    network = model.network
-
-    def train_step(idx):
-        batch = {k: tf.gather(v, idx) for k, v in x.items()}
-        with tf.GradientTape() as tape:
-            out = network.forward(batch, params, [loss.blob])[loss.blob]
-            value = losses.compute(loss, out, tf.gather(y, idx), conventions)
-        optimizer.apply(tape.gradient(value, var_list))
-        return value
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)], autograph=False)
-    def train_steps(indices):
-        """One mini-batch per row of ``indices`` (K, B), in order; returns the K losses."""
-        count = tf.shape(indices)[0]
-
-        def body(k, values):
-            return k + 1, values.write(k, train_step(indices[k]))
-
-        _, values = tf.while_loop(lambda k, _: k < count, body,
-                                  [tf.constant(0), tf.TensorArray(tf.float32, size=count)])
-        return values.stack()
-
-    orders = batch_orders(n, settings.epochs, settings.shuffle, settings.seed, conventions)
-    per_epoch = batches_per_epoch(n, settings.batch_size, conventions)
-    if per_epoch == 0:
-        raise BadInputError(f"{n} examples make no full mini-batch of {settings.batch_size}",
-                            fix="lower the batch size or pass more data")
-    emit = _emitter(callbacks)
-    emit(TrainingEvent("training_begin", epochs=settings.epochs, batches_per_epoch=per_epoch))
-    log.info("training %d examples, %d mini-batches per epoch: %s", n, per_epoch, settings.as_dict())
-    all_losses = []
-    bsz = settings.batch_size
-    for epoch, order in enumerate(orders):
-        epoch_losses = np.empty(per_epoch, dtype=np.float64)
-        for first, chunk in _chunks(order.astype(np.int32), bsz, per_epoch):
-            values = train_steps(tf.constant(chunk)).numpy()
-            for b, value in enumerate(values.tolist(), start=first):
-                if not math.isfinite(value):
-                    raise TrainingDivergedError(epoch=epoch + 1, batch=b + 1, loss=value)
-                epoch_losses[b] = value
-                emit(TrainingEvent("mini_batch_end", epoch, b, value, epochs=settings.epochs,
-                                   batches_per_epoch=per_epoch))
-        all_losses.append(epoch_losses)
-        emit(TrainingEvent("epoch_end", epoch, per_epoch - 1, float(epoch_losses[-1]),
-                           float(epoch_losses.mean()), settings.epochs, per_epoch))
-
+    run = train_layers(model, data, callbacks=callbacks, conventions=conventions, **overrides)
     new_spec = type(model.spec)()
     new_spec.CopyFrom(model.spec)
     for layer in getattr(new_spec, model.kind).layers:
-        if layer.name in variables:
-            values = {k: v.numpy() for k, v in variables[layer.name].items()}
-            OPS[layer_kind(layer)].write_back(layer, model.network.plan.to_spec_layout(layer.name, values))
-    applied = conventions.describe(loss.kind, settings.optimizer, settings.shuffle)   # only those that apply
-    result = UpdateResult(type(model)(new_spec), settings, applied, all_losses, orders, time.perf_counter() - started)
-    emit(TrainingEvent("training_end", settings.epochs - 1, per_epoch - 1, result.epoch_losses[-1],
-                       result.epoch_mean_losses[-1], settings.epochs, per_epoch))
+        if layer.name in run.weights:
+            OPS[layer_kind(layer)].write_back(layer, model.network.plan.to_spec_layout(layer.name, run.weights[layer.name]))
+    applied = conventions.describe(run.loss_kind, run.settings.optimizer, run.settings.shuffle)   # only those that apply
+    result = UpdateResult(type(model)(new_spec), run.settings, applied, run.batch_losses, run.orders,
+                          time.perf_counter() - started)
+    per_epoch = len(run.batch_losses[-1])
+    _emitter(callbacks)(TrainingEvent("training_end", run.settings.epochs - 1, per_epoch - 1,
+                                      result.epoch_losses[-1], result.epoch_mean_losses[-1],
+                                      run.settings.epochs, per_epoch))
     return result
 
 
