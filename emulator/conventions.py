@@ -87,7 +87,8 @@ EVIDENCE = {
 }
 
 APPLIES_TO = {"cross_entropy": ("loss", "cce"), "mse": ("loss", "mse"), "adam": ("optimizer", "adam"),
-              "momentum": ("optimizer", "sgd"), "shuffle": ("shuffle", True), "reshuffle": ("shuffle", True)}
+              "momentum": ("optimizer", "sgd"), "shuffle": ("shuffle", True), "reshuffle": ("shuffle", True),
+              "unseeded": ("shuffle", True)}
 """The choices that matter only for one loss, one optimizer, or a shuffled run."""
 
 

@@ -162,7 +162,7 @@ def test_events_and_shuffled_order_follow_core_ml():
     assert result.settings.seed == 11 and result.settings.shuffle
     # only the conventions of this run: an SGD, cross-entropy, shuffled run has no Adam or MSE line
     assert set(result.conventions) == {"batch_loss", "cross_entropy", "momentum", "partial_last_batch", "shuffle",
-                                       "reshuffle", "reported_loss"}
+                                       "reshuffle", "unseeded", "reported_loss"}
 
 
 @pytest.mark.parametrize("loss, optimizer, shuffle, absent", [
