@@ -41,6 +41,12 @@ def run(args) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"trained {args.model} on {len(x)} examples from {ds.source}")
+    if not hasattr(result, "settings"):     # a k-NN (alone or last in a pipeline): the examples are appended
+        print(f"appended {summary['added_examples']} examples; the k-NN now stores {summary['stored_examples']} "
+              f"(k={summary['number_of_neighbors']})")
+        print(f"test accuracy: {accuracy:.4f} on {len(ds.y_test)} test images")
+        print(f"wrote {out}")
+        return 0
     print("settings: " + ", ".join(f"{k}={v}" for k, v in result.settings.as_dict().items()))
     for i, (last, mean) in enumerate(zip(result.epoch_losses, result.epoch_mean_losses), start=1):
         print(f"epoch {i}: loss {last:.4f} (last mini-batch, as Core ML reports) / {mean:.4f} (epoch mean)")
@@ -55,5 +61,7 @@ def run(args) -> int:
 def _accuracy(model, feature, x, y) -> float:
     from emulator.model import first_tensor_output
 
+    if not hasattr(model, "network") and model.label_output:     # k-NN, pipelines: compare the labels
+        return float((model.predict({feature.name: x})[model.label_output] == y).mean())
     probs = model.predict({feature.name: x})[first_tensor_output(model)]
     return float((probs.reshape(len(probs), -1).argmax(1) == y).mean())
