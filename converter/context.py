@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ground import layout
 from ground.errors import UnsupportedConfigError
 from transforms.options import SourceFacts
 from transforms.report import ConversionReport
 
-from . import layout
 from .ir import SourceGraph, SourceLayer
 
 
