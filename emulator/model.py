@@ -29,11 +29,15 @@ class Model:
         self.kind = model_type(spec)
         self.nn = getattr(spec, self.kind)
         desc = spec.description
-        self.inputs = [F.describe(fd) for fd in desc.input]
-        self.outputs = [F.describe(fd) for fd in desc.output]
-        self.training_inputs = [F.describe(fd) for fd in desc.trainingInput]
+        exact = self.nn.arrayInputShapeMapping == 1   # EXACT_ARRAY_MAPPING: declared ranks are blob ranks
+        self.inputs = [F.describe(fd, exact=exact) for fd in desc.input]
+        self.outputs = [F.describe(fd, exact=exact) for fd in desc.output]
+        self.training_inputs = [F.describe(fd, exact=exact) for fd in desc.trainingInput]
+        if exact:
+            for f in self.inputs:
+                F.check_exact_input(f)
         self.input_shapes = {f.name: F.backend_shape(f) for f in self.inputs
-                             if f.is_tensor and len(f.shape) in (1, 3)}
+                             if f.is_tensor and len(f.blob_shape) in (1, 3)}
         """Backend (H, W, C) shape of each array input."""
         protected = {f.name for f in self.outputs} | {getattr(self.nn, "labelProbabilityLayerName", "")} - {""}
         self.network = Network(self.nn, [f.name for f in self.inputs], preprocessors(spec, self.nn),

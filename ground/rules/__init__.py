@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import BackpropRuleError, RuleViolation, ValidationError
 
 from . import graph as G
+from . import interface as I
 from . import update as U
 from .. import nn_spec as S
 
@@ -37,7 +38,7 @@ def violations(spec: Any) -> list[RuleViolation]:
     if kind in S.PIPELINE_TYPES:
         out += _pipeline(spec)
     elif kind in S.NN_TYPES:
-        out += G.structure(spec)
+        out += I.interface(spec) + G.structure(spec)
         if spec.isUpdatable:
             out += G.layers(spec) + U.loss(spec) + U.update_params(spec) + G.backprop(spec)
             out += U.training_inputs(spec)
@@ -71,6 +72,11 @@ def _pipeline(spec: Any) -> list[RuleViolation]:
     return out
 
 
+def is_ios12_layer(layer: Any) -> bool:
+    """Whether Core ML ran ``layer`` in iOS 12 already; any other layer needs EXACT_ARRAY_MAPPING inputs."""
+    return I.is_ios12_layer(layer)
+
+
 def check(spec: Any, *, context: str = "model") -> None:
     """Raise :class:`ValidationError` listing every broken rule (nothing when the spec is valid)."""
     found = violations(spec)
@@ -84,7 +90,7 @@ def check(spec: Any, *, context: str = "model") -> None:
 def pass_structure(spec: Any) -> list[RuleViolation]:
     """What must hold after every pass: Core ML's inference structure plus distinct layer names."""
     nn = S.nn_of(spec)
-    out = G.structure(spec)
+    out = I.interface(spec) + G.structure(spec)
     seen: set[str] = set()
     for layer in nn.layers:
         if layer.name in seen:
