@@ -120,11 +120,13 @@ def backend_shape(feature: Feature) -> tuple[int, ...]:
 
 
 def from_backend(array: np.ndarray, feature: Feature | None) -> np.ndarray:
-    """Backend ``(N, H, W, C)`` -> Core ML layout: ``(N, C)`` for vectors, ``(N, C, H, W)`` otherwise."""
+    """Backend ``(N, H, W, C)`` -> Core ML layout: ``(N, C)`` for vectors, ``(N, C, H, W)`` otherwise
+    (also for outputs declared with leading 1s under EXACT_ARRAY_MAPPING)."""
     array = np.asarray(array)
     if feature is not None and feature.net_shape is not None:
-        plain = from_backend(array, Feature(feature.name, feature.kind, feature.net_shape, feature.dtype))
-        return plain.reshape((len(plain), *feature.shape))
+        # an EXACT_ARRAY_MAPPING output [1, K, 1, 1] / [1, C, H, W]: Core ML hands one such array per
+        # example; batched here as (N, K) / (N, C, H, W), the one layout of every output
+        return from_backend(array, Feature(feature.name, feature.kind, feature.net_shape, feature.dtype))
     rank = len(feature.shape) if feature is not None and feature.shape else None
     if rank == 1 or (rank is None and array.shape[1] == 1 and array.shape[2] == 1):
         return array.reshape(array.shape[0], array.shape[3])

@@ -60,6 +60,21 @@ def _sequence_relu6(k):
     return k.Model(x, k.layers.Dense(3, activation="softmax")(h))
 
 
+def _embedding_conv1d(k):           # a sequence of 40 token indices: Embedding (embeddingND), Conv1D, pooling
+    x = k.Input((40,), name="x", dtype="int32")
+    h = k.layers.Embedding(50, 8)(x)
+    h = k.layers.Conv1D(6, 3, activation="relu")(h)
+    h = k.layers.AveragePooling1D(2)(h)
+    h = k.layers.GlobalMaxPooling1D()(h)
+    return k.Model(x, k.layers.Dense(3, activation="softmax")(h))
+
+
+def _embedding_mean(k):
+    x = k.Input((12,), name="x", dtype="int32")
+    h = k.layers.GlobalAveragePooling1D()(k.layers.Embedding(20, 5)(x))
+    return k.Model(x, k.layers.Dense(2, activation="softmax")(h))
+
+
 CASES = {  # name: (builder, declared input shape, arrayInputShapeMapping)
     "vector": (_mlp_vector, [13], RANK5),
     "hw-no-channels": (_mlp_hw, [1, 28, 28], RANK5),
@@ -68,6 +83,8 @@ CASES = {  # name: (builder, declared input shape, arrayInputShapeMapping)
     "image-mobile-relu6": (_mobile, [1, 3, 16, 16], EXACT),
     "vector-relu6": (_vector_relu6, [1, 13, 1, 1], EXACT),
     "sequence-relu6": (_sequence_relu6, [1, 1, 20, 5], EXACT),
+    "embedding-conv1d": (_embedding_conv1d, [1, 40, 1, 1], EXACT),
+    "embedding-mean": (_embedding_mean, [1, 12, 1, 1], EXACT),
 }
 
 
@@ -94,6 +111,8 @@ def test_input_contract(case, keras_mod):
 
     rng = np.random.RandomState(1)
     x = rng.rand(16, *model.input_shape[1:]).astype(np.float32)
+    if case.startswith("embedding"):                                # token indices
+        x = rng.randint(0, model.layers[1].input_dim, size=x.shape).astype(np.float32)
     cm = emulator.load(spec)
     fed = source_batch_to_input(x, shape)
     if x.ndim < 4:                                                 # not an image: the app's element order
