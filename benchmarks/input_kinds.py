@@ -25,7 +25,7 @@ def main(out: Path = OUT) -> dict:
     import emulator
     from converter.convert import convert
     from converter.image_input import ImageInput
-    from converter.layout import source_batch_to_input
+    from ground.layout import source_batch_to_input
     from tests.converter import test_image_input as images
     from tests.converter import test_input_contract as contract
     from tests.converter.conftest import randomize

@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from coreml_updatable._coremltools import FeatureTypes_pb2 as FT
-from coreml_updatable.errors import BadInputError
+from ground.protos import FeatureTypes_pb2 as FT
+from ground.errors import BadInputError
 from transforms.report import ConversionReport
 
 COLOR_SPACES = {"gray": FT.ImageFeatureType.GRAYSCALE, "rgb": FT.ImageFeatureType.RGB,

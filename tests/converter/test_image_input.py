@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 
 GRAY, RGB, BGR = 10, 20, 30
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from converter.keras.reader import load_keras, read_keras
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedModelError
 
 from .conftest import FIXTURES
 

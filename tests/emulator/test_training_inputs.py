@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coreml_updatable._coremltools import coremltools as ct  # noqa: F401  (quiet import first)
-from coreml_updatable.errors import BadInputError
+from ground.protos import coremltools as ct  # noqa: F401  (quiet import first)
+from ground.errors import BadInputError
 
 
 def _builder_classifier(labels):
