@@ -58,8 +58,9 @@ def test_validate_not_updatable_with_a_broken_rule_exits_1(tmp_path, capsys):
 def test_validate_float16_frozen_weights_are_not_a_violation(tmp_path, capsys):
     import numpy as np
     spec = updatable_mlp()
-    ip = next(layer for layer in spec.neuralNetwork.layers if not layer.isUpdatable
-              and layer.WhichOneof("layer") == "innerProduct").innerProduct
+    frozen = next(layer for layer in spec.neuralNetwork.layers if layer.name == "h")
+    frozen.isUpdatable = frozen.innerProduct.weights.isUpdatable = frozen.innerProduct.bias.isUpdatable = False
+    ip = frozen.innerProduct
     ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
     ip.weights.ClearField("floatValue")
     path = str(save_spec(spec, tmp_path / "fp16.mlmodel"))
