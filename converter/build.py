@@ -8,24 +8,30 @@ from ground.protos import Model_pb2
 from ground.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 from transforms.options import SourceFacts
 from transforms.report import ConversionReport
+from ground.rules import is_ios12_layer
 
 from . import coreml_layers as L
 from .context import MapContext
+from .image_input import ImageInput
+from .image_input import apply as apply_image_inputs
 from .ir import SourceGraph
 from .registry import KERAS, Registry
 
 UPDATABLE_KINDS = ("convolution", "innerProduct")
 FLOAT32 = FT.ArrayFeatureType.FLOAT32
+EXACT_ARRAY_MAPPING = 1
 
 
 def to_inference_spec(graph: SourceGraph, *, registry: Registry = KERAS,
                       input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
                       class_labels: Sequence | None = None, report: ConversionReport | None = None,
-                      override_unsupported: bool = False) -> tuple[Model_pb2.Model, SourceFacts]:
+                      override_unsupported: bool = False,
+                      image_inputs: Sequence[ImageInput] = ()) -> tuple[Model_pb2.Model, SourceFacts]:
     """Map every layer of ``graph`` and return ``(spec, facts)``: a plain (not updatable) Core ML spec.
 
     ``input_names``/``output_names`` rename the model's features (default: the source's names);
-    ``class_labels`` makes it a classifier whose single output holds the class probabilities.
+    ``class_labels`` makes it a classifier whose single output holds the class probabilities;
+    ``image_inputs`` declares those inputs as images (see :mod:`converter.image_input`).
     """
     report = report if report is not None else ConversionReport()
     ctx = MapContext(graph, report=report, override_unsupported=override_unsupported, frontend=graph.framework)
@@ -33,7 +39,7 @@ def to_inference_spec(graph: SourceGraph, *, registry: Registry = KERAS,
     in_names = _renames([t.name for t in graph.inputs], input_names, "input")
     out_names = _renames([t.name for t in graph.outputs], output_names, "output")
     for t, name in zip(graph.inputs, in_names):
-        ctx.add_tensor(t.name, name, t.shape)
+        ctx.add_tensor(t.name, _sequence_blob(name) if _needs_adapter(t.shape, ctx) else name, t.shape)
     layers: list = []
     for src in graph.layers:
         if src.kind == "InputLayer" and src.outputs and src.outputs[0] in ctx.blobs:
@@ -47,21 +53,86 @@ def to_inference_spec(graph: SourceGraph, *, registry: Registry = KERAS,
         layers += produced
     renames = {ctx.blobs[t.name].name: new for t, new in zip(graph.outputs, out_names)}
     _rename_blobs(layers, renames, ctx)
+    exact = any(not is_ios12_layer(layer) for layer in layers)
+    adapters = [_input_adapter(name, t.shape, ctx, exact) for t, name in zip(graph.inputs, in_names)
+                if _needs_adapter(t.shape, ctx)]
     spec = Model_pb2.Model()
     spec.specificationVersion = max([4] + [L.min_spec_version(layer) for layer in layers])
     nn = spec.neuralNetworkClassifier if class_labels is not None else spec.neuralNetwork
-    nn.layers.extend(layers)
+    nn.layers.extend(adapters + layers)
+    if exact:
+        nn.arrayInputShapeMapping = EXACT_ARRAY_MAPPING
     for t, name in zip(graph.inputs, in_names):
-        _array_feature(spec.description.input.add(), name, ctx.blobs[t.name].shape)
+        shape = input_shape(t.shape, ctx.blobs[t.name].shape, ctx.channels_last, exact)
+        _array_feature(spec.description.input.add(), name, shape)
+        _note_input(ctx, name, t.shape, shape, exact, layers)
+    if image_inputs:
+        apply_image_inputs(spec, nn, image_inputs, report)
     if class_labels is not None:
         _classifier(spec, nn, list(class_labels), out_names, [ctx.blob_shapes[n] for n in out_names])
     else:
         for name in out_names:
-            _array_feature(spec.description.output.add(), name, ctx.blob_shapes[name])
+            _array_feature(spec.description.output.add(), name, _exact_shape(ctx.blob_shapes[name]) if exact
+                           else ctx.blob_shapes[name])
     ctx.facts.blob_shapes = dict(ctx.blob_shapes)
     ctx.facts.trainable_flags = graph.trainable_flags
     _compile_facts(ctx.facts, graph, report)
     return spec, ctx.facts
+
+
+def _needs_adapter(source_shape: tuple[int, ...], ctx: MapContext) -> bool:
+    """A channels-last sequence ``(T, F)`` is declared as the app holds it and turned to ``(F, 1, T)`` inside."""
+    return len(source_shape) == 2 and ctx.channels_last
+
+
+def _sequence_blob(name: str) -> str:
+    return f"{name}__sequence"
+
+
+def _exact_shape(coreml_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A blob shape as a rank-4 ``[1, C, H, W]`` feature (EXACT_ARRAY_MAPPING): the rank Core ML's old
+    layers (convolution, pooling, flatten, softmax, innerProduct) read as batch, channels, height, width."""
+    c, h, w = (tuple(coreml_shape) + (1, 1))[:3] if len(coreml_shape) == 1 else tuple(coreml_shape)
+    return (1, int(c), int(h), int(w))
+
+
+def input_shape(source_shape: tuple[int, ...], coreml_shape: tuple[int, ...], channels_last: bool,
+                exact: bool) -> tuple[int, ...]:
+    """The declared shape of a model input: the source's own element order wherever Core ML allows it.
+
+    RANK5_ARRAY_MAPPING: ``[F]``, ``[C, H, W]``, a channels-last sequence ``(T, F)`` as ``[1, T, F]``.
+    EXACT_ARRAY_MAPPING: the same with a leading batch axis of 1, at rank 4 (``[1, F, 1, 1]``,
+    ``[1, C, H, W]``, ``[1, 1, T, F]``).
+    """
+    if len(source_shape) == 2 and channels_last:
+        t, f = (int(s) for s in source_shape)
+        return (1, 1, t, f) if exact else (1, t, f)
+    return _exact_shape(coreml_shape) if exact else tuple(int(s) for s in coreml_shape)
+
+
+def _input_adapter(name: str, source_shape: tuple[int, ...], ctx: MapContext, exact: bool):
+    """The layer turning a declared ``[.., T, F]`` sequence into the network's ``(F, 1, T)`` blob."""
+    t, f = (int(s) for s in source_shape)
+    ctx.blob_shapes[name] = (1, t, f)
+    layer = L.new_layer(f"{name}__to_sequence", [name], [_sequence_blob(name)])
+    if exact:
+        layer.transpose.axes.extend([0, 3, 1, 2])      # (1, 1, T, F) -> (1, F, 1, T)
+    else:
+        layer.permute.axis.extend([0, 3, 1, 2])        # (S, C=1, H=T, W=F) -> (S, C=F, H=1, W=T)
+    return layer
+
+
+def _note_input(ctx: MapContext, name: str, source_shape, shape, exact: bool, layers: list) -> None:
+    if exact:
+        newer = [layer.name for layer in layers if not is_ios12_layer(layer)]
+        ctx.report.add("map", "note", f"input '{name}'",
+                       f"declared {list(shape)} with EXACT_ARRAY_MAPPING (Core ML requires it with layers added in "
+                       f"iOS 13 or later: {', '.join(newer[:3])}{' ...' if len(newer) > 3 else ''}); feed one "
+                       f"example as a [{', '.join(map(str, shape))}] array")
+    if len(source_shape) == 2 and ctx.channels_last:
+        ctx.report.add("map", "note", f"input '{name}'",
+                       f"the source's {tuple(source_shape)} array keeps its element order as {list(shape)}; layer "
+                       f"'{name}__to_sequence' lays it out as Core ML's (features, 1, time)")
 
 
 def _check_supported(graph: SourceGraph, registry: Registry) -> None:

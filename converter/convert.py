@@ -23,6 +23,7 @@ from transforms.report import ConversionReport
 
 from .build import to_inference_spec as _graph_to_spec
 from .frontends import ONNX_SUFFIXES, read_source
+from .image_input import ImageInput
 from .ir import SourceGraph
 from .keras.reader import compile_facts
 from .reference import dropped_zero_biases, load_reference
@@ -58,12 +59,13 @@ def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = Non
                       allow_unsafe: bool = False, override_unsupported: bool = False,
                       report: ConversionReport | None = None,
                       input_shapes: dict[str, tuple[int, ...]] | None = None,
-                      reference: Any = None) -> tuple[Model_pb2.Model, SourceFacts, SourceGraph]:
+                      reference: Any = None, image_inputs: Sequence[ImageInput] = (),
+                      ) -> tuple[Model_pb2.Model, SourceFacts, SourceGraph]:
     """Read the source and map it to a plain (not updatable) Core ML spec: ``(spec, facts, graph)``.
 
     ``reference``: for an ONNX source, the Keras model (object or path) it was exported from; its compile
     config gives the loss and optimizer, and the zero biases the exporter dropped are listed in
-    ``facts.dropped_zero_biases`` for the ``restore_biases`` pass.
+    ``facts.dropped_zero_biases`` for the ``restore_biases`` pass. ``image_inputs``: inputs declared as images.
     """
     ref_model = None
     if reference is not None:
@@ -78,7 +80,7 @@ def to_inference_spec(model_or_path: Any, *, class_labels: Sequence | None = Non
                                   compile_facts=compile_facts(ref_model) if ref_model is not None else None)
     spec, facts = _graph_to_spec(graph, registry=registry, input_names=input_names, output_names=output_names,
                                  class_labels=class_labels, report=report,
-                                 override_unsupported=override_unsupported)
+                                 override_unsupported=override_unsupported, image_inputs=image_inputs)
     if ref_model is not None:
         facts.dropped_zero_biases = dropped_zero_biases(spec, ref_model)
     return spec, facts, graph
@@ -115,18 +117,22 @@ def _from_coreml(source: Any, *, class_labels, input_names, output_names, report
 def convert(model_or_path: Any, *, options: UpdateOptions | None = None, class_labels: Sequence | None = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
             allow_unsafe: bool = False, input_shapes: dict[str, tuple[int, ...]] | None = None,
-            reference: Any = None) -> ConversionResult:
+            reference: Any = None, image_inputs: Sequence[ImageInput | str] = ()) -> ConversionResult:
     """Convert a Keras model (object, ``.keras``/``.h5``), an ONNX model (``.onnx``, ModelProto) or an
     existing Core ML NeuralNetwork (``.mlmodel``, spec, MLModel) into an updatable Core ML model.
     ``input_shapes`` fixes an ONNX model's dynamic input dimensions;
-    ``reference`` (ONNX only) is the Keras model it was exported from, to train as that model does."""
+    ``reference`` (ONNX only) is the Keras model it was exported from, to train as that model does;
+    ``image_inputs`` (``ImageInput`` or ``"NAME[:gray|rgb|bgr]"``, default ``options.image_inputs``) makes
+    those inputs images."""
     options = options or UpdateOptions()
     labels = class_labels if class_labels is not None else options.class_labels
     report = ConversionReport()
     spec, facts, graph = to_inference_spec(
         model_or_path, class_labels=labels, input_names=input_names, output_names=output_names,
         allow_unsafe=allow_unsafe, override_unsupported=options.override_unsupported, report=report,
-        input_shapes=input_shapes, reference=reference)
+        input_shapes=input_shapes, reference=reference,
+        image_inputs=[i if isinstance(i, ImageInput) else ImageInput.parse(i)
+                      for i in (image_inputs or options.image_inputs)])
     spec = make_updatable(spec, facts, options, report)
     _metadata(spec, graph, report)
     return ConversionResult(spec, report, facts, graph, options)

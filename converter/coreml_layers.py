@@ -119,6 +119,23 @@ def embedding(name: str, inp: str, out: str, weights: np.ndarray, bias: np.ndarr
     return layer
 
 
+def embedding_nd(name: str, inp: str, out: str, weights: np.ndarray) -> Layer:
+    """embeddingND (iOS 13) with ``weights`` ``(embeddingSize, vocabSize)``: indices ``(..., 1)`` ->
+    ``(..., embeddingSize)``."""
+    layer = new_layer(name, [inp], [out])
+    p = layer.embeddingND
+    p.embeddingSize, p.vocabSize = (int(s) for s in weights.shape)
+    p.weights.floatValue.extend(np.asarray(weights, np.float32).ravel().tolist())
+    return layer
+
+
+def transpose(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
+    """transpose (iOS 13): output axis i is input axis ``axes[i]``."""
+    layer = new_layer(name, [inp], [out])
+    layer.transpose.axes.extend(int(a) for a in axes)
+    return layer
+
+
 # ---------------------------------------------------------------- activations
 
 

@@ -59,6 +59,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+    class_names: list[str] | None = None   # an image folder's class sub-folders, in label-index order
 
     def limit(self, n: int | None) -> "Dataset":
         """The first ``n`` training examples (the test split is kept whole)."""
@@ -66,7 +67,7 @@ class Dataset:
             return self
         if n <= 0:
             raise BadInputError(f"--limit must be positive, got {n}", fix="pass a positive number of examples")
-        return Dataset(self.x_train[:n], self.y_train[:n], self.x_test, self.y_test, self.source)
+        return Dataset(self.x_train[:n], self.y_train[:n], self.x_test, self.y_test, self.source, self.class_names)
 
     @property
     def num_classes(self) -> int:
@@ -84,8 +85,73 @@ def load(source: str | Path) -> Dataset:
         shown = str(path) if path.is_absolute() else f"{path} (that is, {path.absolute()})"
         raise BadInputError("no such data file or folder", where=shown, fix=HOW_TO_GET)
     if path.is_dir():
+        if any(p.is_dir() for p in path.iterdir()) and not any((path / n).exists() for n in IDX_FILES.values()):
+            return load_image_folder(path)
         return _load_idx_folder(path)
     return _load_npz(path)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def read_images(paths: list[Path]) -> np.ndarray:
+    """Image files as one uint8 array: ``(N, H, W)`` when all are grayscale, else ``(N, H, W, 3)`` RGB."""
+    from PIL import Image, UnidentifiedImageError
+
+    arrays = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                arrays.append(im.copy())
+        except (UnidentifiedImageError, OSError) as exc:
+            raise BadInputError(f"not a readable image ({exc})", where=str(p),
+                                fix="pass PNG or JPEG files") from None
+    gray = all(im.mode in ("L", "1", "I;16") for im in arrays)
+    out = [np.asarray(im.convert("L" if gray else "RGB"), dtype=np.uint8) for im in arrays]
+    sizes = sorted({a.shape[:2] for a in out})
+    if len(sizes) > 1:
+        raise BadInputError(f"the images have different sizes {sizes[:4]}", where=str(paths[0].parent),
+                            fix="resize them to the model's input size")
+    return np.stack(out) if out else np.zeros((0, 0, 0), np.uint8)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files of a folder, sorted by name."""
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                  key=lambda p: p.name)
+
+
+def load_image_folder(folder: Path) -> Dataset:
+    """A data set from one sub-folder per class (``DIR/<label>/*.png``, as Create ML takes them), or from
+    ``DIR/train/<label>/`` and ``DIR/test/<label>/``. Labels: the folder names (whole numbers are class
+    indices); without a test split, the test split is the training images."""
+    splits = {name: folder / name for name in ("train", "test") if (folder / name).is_dir()}
+    if set(splits) != {"train", "test"}:
+        splits = {"train": folder}
+    classes = sorted({d.name for root in splits.values() for d in root.iterdir() if d.is_dir()})
+    if not classes:
+        raise BadInputError("the folder holds no class sub-folders", where=str(folder),
+                            fix="put each class's images in a sub-folder named after the class: DIR/<label>/*.png")
+    numeric = all(c.isdigit() for c in classes)
+    index = {c: int(c) if numeric else i for i, c in enumerate(sorted(classes, key=lambda c: (len(c), c)
+                                                                       if numeric else c))}
+    parts = {}
+    for split, root in splits.items():
+        paths, labels = [], []
+        for c in classes:
+            files = image_files(root / c) if (root / c).is_dir() else []
+            paths += files
+            labels += [index[c]] * len(files)
+        if not paths:
+            raise BadInputError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in the class folders",
+                                where=str(root), fix="put PNG or JPEG images in DIR/<label>/")
+        parts[split] = (read_images(paths), np.asarray(labels, np.int64))
+    x_train, y_train = parts["train"]
+    x_test, y_test = parts.get("test", parts["train"])
+    names = None if numeric else sorted(classes)
+    where = str(folder) + ("" if "test" in parts else " (no test split: tested on the training images)")
+    log.info("loaded %s: %d train, %d test images of %s", where, len(x_train), len(x_test), x_train.shape[1:])
+    return Dataset(x_train, y_train, x_test, y_test, where, names)
 
 
 def _load_npz(path: Path) -> Dataset:
@@ -186,29 +252,41 @@ def _scaled(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def for_coreml(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Images scaled to [0, 1] in a Core ML input layout ``shape`` (``(C, H, W)`` or ``(D,)``), batch first."""
-    x = _scaled(images)
+def for_coreml(images: np.ndarray, shape: tuple[int, ...], *, image: bool = False) -> np.ndarray:
+    """Images in a Core ML input layout ``shape`` (``(C, H, W)``, ``(D,)``, or either with leading 1s as
+    EXACT_ARRAY_MAPPING declares them), batch first. Array inputs take them scaled to [0, 1]; an image
+    input (``image=True``) takes the 0-255 pixel values themselves, as Core ML feeds an image through the
+    model's own preprocessing."""
+    shape = tuple(int(s) for s in shape)
+    core = shape
+    while len(core) > 3 and core[0] == 1:
+        core = core[1:]
+    if len(core) == 3 and core[1:] == (1, 1) and len(shape) > 3:
+        core = core[:1]
+    x = np.asarray(images).astype(np.float32) if image else _scaled(images)
     if x.ndim == 3:
         x = x[..., None]  # (N, H, W, 1)
     n = len(x)
-    if len(shape) == 3:
+    if len(core) == 3:
         chw = nhwc_to_nchw(x)
-        if chw.shape[1:] != tuple(shape):
-            raise BadInputError(f"images of shape {chw.shape[1:]} (C, H, W) do not fit the model input {tuple(shape)}",
+        if chw.shape[1:] != tuple(core):
+            raise BadInputError(f"images of shape {chw.shape[1:]} (C, H, W) do not fit the model input {tuple(core)}",
                                 fix="use data with the model's input size")
-        return np.ascontiguousarray(chw)
-    if len(shape) == 1:
-        if x[0].size != shape[0]:
-            raise BadInputError(f"images with {x[0].size} values do not fit the model input ({shape[0]},)",
+        return np.ascontiguousarray(chw.reshape((n, *shape)))
+    if len(core) == 1:
+        if x[0].size != core[0]:
+            raise BadInputError(f"images with {x[0].size} values do not fit the model input ({core[0]},)",
                                 fix="use data with the model's input size")
-        return x.reshape(n, -1)
+        return x.reshape((n, *shape))
+    if x[0].size == int(np.prod(shape)):      # e.g. (28, 28) images into a [1, 28, 28] sequence input
+        return np.ascontiguousarray(x[..., 0].reshape((n, *shape)) if x.shape[-1] == 1 else x.reshape((n, *shape)))
     raise BadInputError(f"model input shape {shape} is not an image layout", fix="use a model with an image input")
 
 
-def for_keras(images: np.ndarray, input_shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """Images scaled to [0, 1] as ``(N, H, W, C)`` (or reshaped to a Keras ``input_shape``)."""
-    x = _scaled(images)
+def for_keras(images: np.ndarray, input_shape: tuple[int, ...] | None = None, *, raw: bool = False) -> np.ndarray:
+    """Images scaled to [0, 1] (``raw``: their 0-255 values) as ``(N, H, W, C)`` (or reshaped to a Keras
+    ``input_shape``)."""
+    x = np.asarray(images).astype(np.float32) if raw else _scaled(images)
     if x.ndim == 3:
         x = x[..., None]
     if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):

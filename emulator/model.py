@@ -32,15 +32,21 @@ class Model:
         self.kind = model_type(spec)
         self.nn = getattr(spec, self.kind)
         desc = spec.description
-        self.inputs = [F.describe(fd) for fd in desc.input]
-        self.outputs = [F.describe(fd) for fd in desc.output]
-        self.training_inputs = [F.describe(fd) for fd in desc.trainingInput]
-        rank_n = wants_rank_n(self.nn, self.inputs)
+        exact = self.nn.arrayInputShapeMapping == 1   # EXACT_ARRAY_MAPPING: declared ranks are blob ranks
+        self.inputs = [F.describe(fd, exact=exact) for fd in desc.input]
+        self.outputs = [F.describe(fd, exact=exact) for fd in desc.output]
+        self.training_inputs = [F.describe(fd, exact=exact) for fd in desc.trainingInput]
+        # [1, C, H, W] / [1, 1, C, H, W] arrays under EXACT_ARRAY_MAPPING run in the (N, H, W, C) engine as
+        # (C, H, W); any other exact array, a rank-4 image mapping or an N-dimensional layer needs rank-N
+        rank_n = wants_rank_n(self.nn, [f for f in self.inputs if not (f.kind == "multiArray" and f.net_shape)])
         self.layout = R.Layout(self.nn) if rank_n else F
         """Where arrays change layout: ``to_backend``, ``from_backend``, ``backend_shape`` (features.py's
         (N, H, W, C) layout, or rank_n.Layout's Core ML shapes)."""
+        if exact and not rank_n:
+            for f in self.inputs:
+                F.check_exact_input(f)
         self.input_shapes = {f.name: self.layout.backend_shape(f) for f in self.inputs
-                             if f.is_tensor and (rank_n or len(f.shape) in (1, 3))}
+                             if f.is_tensor and (rank_n or len(f.blob_shape) in (1, 3))}
         """Backend shape of each array input ((H, W, C), or the Core ML blob shape in the rank-N engine)."""
         protected = {f.name for f in self.outputs} | {getattr(self.nn, "labelProbabilityLayerName", "")} - {""}
         self.network = Network(self.nn, [f.name for f in self.inputs], preprocessors(spec, self.nn),

@@ -132,19 +132,28 @@ def refuse_what_core_ml_refuses(spec: Any) -> None:
         raise ValidationError(refused, context="Core ML would refuse to update this model on device: it")
 
 
-def _target_array(model: Trainable, loss: losses.Loss, values: np.ndarray, n_classes: int) -> np.ndarray:
+def target_names(model: Trainable, loss: losses.Loss) -> list[str]:
+    """Names a training set may give the target under: the loss layer's target, and every declared
+    training input that is not a model input (a classifier's class-label input, e.g. ``classLabel``)."""
+    inputs = {f.name for f in model.inputs}
+    return [loss.target] + [f.name for f in model.training_inputs if f.name not in inputs and f.name != loss.target]
+
+
+def _target_array(model: Trainable, loss: losses.Loss, key: str, values: np.ndarray, n_classes: int) -> np.ndarray:
     """Class indices (int32, (N,)) for cross-entropy; a backend-layout float array for MSE."""
+    declared = next((f for f in model.training_inputs if f.name == key), None)
     if loss.kind == "mse":
-        feature = next((f for f in model.training_inputs if f.name == loss.target), None)
-        shape = feature.shape if feature is not None and feature.shape else values.shape[1:]
-        return model.layout.to_backend(values, F.Feature(loss.target, "multiArray", tuple(shape)))
+        if declared is None or not declared.shape:
+            declared = F.Feature(key, "multiArray", tuple(np.asarray(values).shape[1:]))
+        return model.layout.to_backend(values, declared)
     values = np.asarray(values)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
-        raise BadInputError(f"target '{loss.target}' has shape {values.shape}; cross-entropy takes one class "
+        raise BadInputError(f"target '{key}' has shape {values.shape}; cross-entropy takes one class "
                             "per example", fix="pass class indices of shape (N,) or (N, 1), not one-hot rows")
-    if model.class_labels is not None and loss.target == model.label_output:
+    is_label = declared is not None and declared.kind in ("string", "int64")
+    if model.class_labels is not None and (key == model.label_output or is_label):
         index = {label: i for i, label in enumerate(model.class_labels)}
         labels = values.tolist()
         bad = sorted({str(v) for v in labels if v not in index})
@@ -153,10 +162,11 @@ def _target_array(model: Trainable, loss: losses.Loss, values: np.ndarray, n_cla
                                 fix=f"use labels from {list(model.class_labels)[:10]}")
         return np.asarray([index[v] for v in labels], dtype=np.int32)
     if not np.issubdtype(values.dtype, np.number) or not np.all(np.mod(values, 1) == 0):
-        raise BadInputError(f"target '{loss.target}' must hold integer class indices",
-                            fix="pass class indices 0..K-1")
+        raise BadInputError(f"target '{key}' must hold integer class indices"
+                            + (" (the model has no class labels to map names through)" if values.dtype.kind in "USO"
+                               else ""), fix="pass class indices 0..K-1")
     if values.size and (values.min() < 0 or values.max() >= n_classes):
-        raise BadInputError(f"target '{loss.target}' holds class indices in [{values.min()}, {values.max()}] "
+        raise BadInputError(f"target '{key}' holds class indices in [{values.min()}, {values.max()}] "
                             f"but the model has {n_classes} classes", fix=f"use indices 0..{n_classes - 1}")
     return values.astype(np.int32)
 
@@ -164,13 +174,20 @@ def _target_array(model: Trainable, loss: losses.Loss, values: np.ndarray, n_cla
 def _prepare(model: Trainable, loss: losses.Loss, data: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     tensor_inputs = [f for f in model.inputs if f.is_tensor]
     needed_inputs = [f for f in tensor_inputs if f.name in set(_ancestors_inputs(model, loss))]
-    required = [f.name for f in needed_inputs] + [loss.target]
-    missing = [name for name in required if name not in data]
+    targets = target_names(model, loss)
+    given = [name for name in targets if name in data]
+    if len(given) > 1:
+        raise BadInputError(f"the training data gives the target twice, as {given}",
+                            fix=f"pass the target under one name: one of {targets}")
+    key = given[0] if given else loss.target
+    required = [f.name for f in needed_inputs] + [key]
+    missing = [f.name for f in needed_inputs if f.name not in data] + ([] if given else [" or ".join(targets)])
     unknown = sorted(set(data) - set(required) - {f.name for f in tensor_inputs})
     if missing or unknown:
         raise BadInputError(f"training data does not match the model's training inputs: missing {missing}"
                             + (f", unknown {unknown}" if unknown else ""),
-                            fix=f"pass a dict with {required}")
+                            fix=f"pass a dict with {[f.name for f in needed_inputs]} and the target as "
+                                f"{' or '.join(repr(t) for t in targets)}")
     sizes = {name: len(data[name]) for name in required}
     if len(set(sizes.values())) != 1:
         raise BadInputError(f"the data set's sizes do not match: {sizes}",
@@ -182,7 +199,7 @@ def _prepare(model: Trainable, loss: losses.Loss, data: Mapping[str, np.ndarray]
     for name, arr in feeds.items():
         if not np.all(np.isfinite(arr)):
             raise BadInputError(f"input '{name}' contains NaN or infinite values", fix="clean the data")
-    target = _target_array(model, loss, data[loss.target], int(np.prod(_loss_blob_shape(model, loss))))
+    target = _target_array(model, loss, key, data[key], int(np.prod(_loss_blob_shape(model, loss))))
     return feeds, target
 
 

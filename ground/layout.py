@@ -74,6 +74,22 @@ def keras_batch_to_coreml(x: np.ndarray, channels_last: bool = True) -> np.ndarr
     raise UnsupportedConfigError(f"a batch of rank {x.ndim} has no Core ML layout here")
 
 
+def source_batch_to_input(x: np.ndarray, declared: Sequence[int], channels_last: bool = True) -> np.ndarray:
+    """A batch in source layout -> the model input as the converted model declares it (``(N, *declared)``).
+
+    Images ``(N, H, W, C)`` become channels-first; every other array keeps its element order (a ``(T, F)``
+    sequence is declared ``[1, T, F]``, or ``[1, 1, T, F]`` under EXACT_ARRAY_MAPPING), so the rest is a
+    reshape to the declared shape.
+    """
+    x = np.asarray(x)
+    if x.ndim == 4 and channels_last:
+        x = nhwc_to_nchw(x)
+    declared = tuple(int(s) for s in declared)
+    if int(np.prod(x.shape[1:])) != int(np.prod(declared)):
+        raise UnsupportedConfigError(f"a batch of shape {x.shape} does not fit the declared input {list(declared)}")
+    return np.ascontiguousarray(x.reshape((len(x), *declared)))
+
+
 def coreml_batch_to_keras(x: np.ndarray, keras_rank: int, channels_last: bool = True) -> np.ndarray:
     """Inverse of :func:`keras_batch_to_coreml` for a source tensor of rank ``keras_rank``."""
     x = np.asarray(x)

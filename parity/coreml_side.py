@@ -32,12 +32,15 @@ def target_feature(cm: Any) -> Any:
 
 
 def targets_for(cm: Any, y: np.ndarray, loss: str, n_classes: int) -> tuple[str, np.ndarray]:
-    """(target name, class indices shaped as the target feature, or one-hot rows for MSE)."""
+    """(target name, the targets as that training input declares them: a classifier's class labels,
+    class indices shaped as the target feature, or one-hot rows for MSE)."""
     feature = target_feature(cm)
     if loss == "mse":
         onehot = np.eye(n_classes, dtype=np.float32)[y]
         shape = feature.shape or (n_classes,)
         return feature.name, onehot.reshape((len(y), *shape))
+    if feature.kind in ("string", "int64") and cm.class_labels is not None:   # the declared class-label input
+        return feature.name, np.asarray(cm.class_labels, dtype=object)[y].tolist()
     if feature.shape and int(np.prod(feature.shape)) == 1:
         return feature.name, y.astype(np.int64).reshape(len(y), *feature.shape)
     return feature.name, y.astype(np.int64)

@@ -29,7 +29,7 @@ from transforms.updatable_policy import Candidate, select
 from . import compare as C
 from . import forward as FW
 from . import settings as S
-from .coreml_side import train_coreml
+from .coreml_side import target_feature, train_coreml
 from .keras_side import KerasSide
 from .mapping import coreml_weights, input_order, keras_weighted_layers, keras_weights, max_abs, max_rel, pair_layers
 from .report import Check, LayerFigures, ParityReport
@@ -61,8 +61,10 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
     pairs, pair_notes = pair_layers(keras_model, cm.network)
     trainable = expected_trainable(keras_model, options, {p.keras: p.coreml for p in pairs})
     feature = _image_input(cm)
-    xk_train, xk_test = (D.for_keras(x, tuple(keras_model.input_shape[1:])) for x in (ds.x_train, ds.x_test))
-    xc_train, xc_test = (D.for_coreml(x, feature.shape) for x in (ds.x_train, ds.x_test))
+    pixels = _keras_takes_pixels(keras_model)
+    xk_train, xk_test = (D.for_keras(x, tuple(keras_model.input_shape[1:]), raw=pixels)
+                         for x in (ds.x_train, ds.x_test))
+    xc_train, xc_test = (D.for_coreml(x, feature.shape, image=feature.kind == "image") for x in (ds.x_train, ds.x_test))
     run_settings = resolve(cm.nn.updateParams, {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size))
                                                 if v is not None})
 
@@ -72,6 +74,14 @@ def verify_pair(keras_model: Any, spec: Any, data: str | Path | D.Dataset, *, op
                                           "origin": exp.origin},
                           tolerances=t.as_dict(), notes=list(exp.notes) + pair_notes,
                           conversion=list(conversion or []))
+    if feature.kind == "image":
+        report.notes.append("the Core ML image input takes 0-255 pixels through its preprocessing; Keras gets "
+                            + ("the same pixels (its first layer rescales them)" if pixels else "them scaled to [0, 1]"))
+    label_input = target_feature(cm)
+    if label_input.kind in ("string", "int64"):
+        report.notes.append(f"Core ML trains through its declared class-label input '{label_input.name}' "
+                            f"({label_input.kind}), as an app's training examples give it; Keras through class "
+                            "indices")
     mismatches = S.compare(exp, cm.nn)
     report.checks.append(Check("settings", len(mismatches), 0, not mismatches,
                                "; ".join(map(str, mismatches)) or "loss and optimizer as the source asks"))
@@ -178,6 +188,15 @@ def with_run_settings(options: UpdateOptions | None, epochs: int | None, batch_s
     changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size))
                if v is not None and getattr(options, k) is None}
     return replace(options, **changes) if changes else options
+
+
+def _keras_takes_pixels(model: Any) -> bool:
+    """Whether the Keras model rescales its own input (a leading Rescaling / Normalization): then it is fed
+    0-255 pixels, as the Core ML image input is; otherwise data sets give it [0, 1] values."""
+    import keras
+
+    first = next((layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)), None)
+    return type(first).__name__ in ("Rescaling", "Normalization")
 
 
 def _image_input(cm: Any) -> Any:

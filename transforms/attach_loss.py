@@ -191,11 +191,11 @@ def _drop_log_after_softmax(nn: Any, blob: str, ctx: Any) -> None:
 
 def _check_vector(feature: Any, shape: Any, blob: str) -> None:
     dims = None
-    if feature is not None and feature.type.WhichOneof("Type") == "multiArrayType" and \
+    if shape:                         # the blob's (C, H, W): the declared feature may add leading 1s
+        dims = [int(d) for d in shape]
+    elif feature is not None and feature.type.WhichOneof("Type") == "multiArrayType" and \
             len(feature.type.multiArrayType.shape):
         dims = [int(d) for d in feature.type.multiArrayType.shape]
-    elif shape:
-        dims = [int(d) for d in shape]
     if dims is not None and sum(d > 1 for d in dims[1:]) > 0:
         raise UnsupportedConfigError(
             f"cross-entropy needs a vector of class probabilities, but '{blob}' has shape {tuple(dims)}",

@@ -7,7 +7,7 @@ from ground import nn_spec as S
 from ground import weight_params as WP
 from ground.errors import UnsupportedConfigError
 from ground.protos import Model_pb2
-from ground.rules.graph import COREMLTOOLS_FP16, NO_UPDATABLE_LAYER, backprop_reach
+from ground.rules.graph import COREMLTOOLS_FP16, NO_UPDATABLE_LAYER, backprop_reach, float16_layers
 
 from .attach_loss import log_over_softmax
 from .context import PassContext
@@ -36,12 +36,12 @@ def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     Core ML and source names of convolution/innerProduct layers).
     """
     nn = S.nn_of(spec)
-    fp16 = [layer.name for layer in nn.layers if any(WP.precision(wp) == "float16" for _, wp in S.weight_params(layer))]
+    chosen = _select(spec, nn, ctx)
+    fp16 = float16_layers([layer for layer in nn.layers if layer.name in set(chosen)])
     if fp16:
         raise UnsupportedConfigError(
-            COREMLTOOLS_FP16 + f" Layers with float16 weights: {', '.join(fp16)}", where="the model",
-            fix="convert with float32 weights (no float16 compression) for an updatable model")
-    chosen = _select(spec, nn, ctx)
+            COREMLTOOLS_FP16 + f" Updatable layers with float16 weights: {', '.join(fp16)}", where="the model",
+            fix="keep those layers frozen, or give them float32 weights (frozen layers may stay float16)")
     if not chosen:
         raise UnsupportedConfigError(
             NO_UPDATABLE_LAYER.rstrip(".") + f" (policy '{ctx.options.updatable}' selected no layer)",

@@ -27,6 +27,7 @@ class UpdateOptions:
     allowed_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     allowed_sets: dict[str, tuple[int, ...]] = field(default_factory=dict)
     class_labels: list[str] | list[int] | None = None
+    image_inputs: tuple = ()              # converter.image_input.ImageInput (or "NAME[:gray|rgb|bgr]") per image input
     target_name: str | None = None        # the training target feature's name
     loss_output: str | None = None        # the model output the loss attaches to (needed with several outputs)
     override_unsupported: bool = False    # accept Keras options Core ML cannot express (nearest setting)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
+import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -48,8 +50,15 @@ def load_keras(path: Path, *, allow_unsafe: bool = False):
     """Load a Keras model file after checking its kind and scanning its config for code."""
     where = str(path)
     if path.is_dir():
-        raise BadInputError("is a folder (a TensorFlow SavedModel?), not a Keras model file", where=where,
-                            fix="load it in Keras and save it with model.save('model.keras')")
+        if (path / "saved_model.pb").exists():
+            raise BadInputError(
+                "is a TensorFlow SavedModel folder: it holds a traced graph, not Keras layers, and Keras 3 cannot "
+                "rebuild a model from it", where=where,
+                fix="re-save it as a Keras file where it was made (tf.keras 2: model.save('model.h5')), or load it "
+                    "with tf-keras (pip install --no-deps tf-keras) as tf_keras.models.load_model(folder) and "
+                    "save('model.h5'); then convert the .h5")
+        raise BadInputError("is a folder, not a Keras model file", where=where,
+                            fix="pass the .keras or .h5 file saved with model.save(...)")
     if not path.exists():
         raise BadInputError("no such file", where=where, fix="check the path")
     if path.suffix.lower() not in KERAS_SUFFIXES:
@@ -67,8 +76,13 @@ def load_keras(path: Path, *, allow_unsafe: bool = False):
     # compile config is read from the file by _h5_compile_facts instead
     compile_now = path.suffix.lower() == ".keras"
     try:
-        with warnings.catch_warnings():  # an untrained optimizer's variables are never saved: not a problem
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
+            # an untrained optimizer's variables are never saved: not a problem
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            warnings.filterwarnings("ignore", message="Do not pass an `input_shape`")
+            legacy = None if compile_now else _keras2_config(config)
+            if legacy is not None:
+                path = _with_config(path, legacy, Path(tmp))
             return keras.saving.load_model(path, safe_mode=not allow_unsafe, compile=compile_now)
     except (ValueError, TypeError, KeyError, OSError, AttributeError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -77,6 +91,45 @@ def load_keras(path: Path, *, allow_unsafe: bool = False):
                                         fix=UNSAFE_FIX) from None
         raise BadInputError(f"Keras could not load the model ({first})", where=where,
                             fix="re-save the model with model.save('model.keras') in Keras 3") from None
+
+
+def _keras2_config(config: dict) -> dict | None:
+    """A Keras 2 model config in the spelling Keras 3's HDF5 loader reads, or None when it reads it as is.
+
+    Keras <= 2.2 stored a Sequential's config as a bare list of layers, and its first layer carried the
+    model's ``batch_input_shape`` (no InputLayer): Keras 3 fails on the list and, given the shape on a
+    layer, adds a second batch axis. Here the list becomes ``{"layers": [...]}`` and the shape moves to
+    an InputLayer of its own.
+    """
+    if config.get("class_name") != "Sequential":
+        return None
+    inner = config.get("config")
+    layers = inner if isinstance(inner, list) else (inner or {}).get("layers")
+    if not isinstance(layers, list) or not layers:
+        return None
+    first = layers[0].get("config", {}) if isinstance(layers[0], dict) else {}
+    shaped = layers[0].get("class_name") != "InputLayer" and "batch_input_shape" in first
+    if isinstance(inner, dict) and not shaped:
+        return None
+    layers = [dict(layer, config=dict(layer.get("config", {}))) for layer in layers]
+    if shaped:
+        head = layers[0]["config"]
+        layers.insert(0, {"class_name": "InputLayer", "config": {
+            "batch_input_shape": head.pop("batch_input_shape"), "dtype": head.get("dtype", "float32"),
+            "name": f"{head.get('name', 'input')}_input"}})
+    name = inner.get("name", "sequential") if isinstance(inner, dict) else "sequential"
+    return {"class_name": "Sequential", "config": {"name": name, "layers": layers}}
+
+
+def _with_config(path: Path, config: dict, folder: Path) -> Path:
+    """A copy of the HDF5 file ``path`` in ``folder`` whose model config is ``config``."""
+    import h5py
+
+    copy = folder / path.name
+    shutil.copyfile(path, copy)
+    with h5py.File(copy, "r+") as f:
+        f.attrs["model_config"] = json.dumps(config)
+    return copy
 
 
 def _read_config(path: Path) -> dict:
@@ -130,9 +183,29 @@ def _h5_compile_facts(path: Path) -> CompileFacts | None:
         facts.label_smoothing = float(inner.get("label_smoothing", 0.0) or 0.0)
     opt = cfg.get("optimizer_config")
     if isinstance(opt, dict):
-        facts.optimizer = str(opt.get("class_name", "")).lower() or None
-        facts.optimizer_config = {k: _plain(v) for k, v in (opt.get("config") or {}).items()}
+        facts.optimizer = str(opt.get("class_name", "")).split(">")[-1].lower() or None   # tf.keras: 'Custom>Adam'
+        facts.optimizer_config = {KERAS2_OPTIMIZER_KEYS.get(k, k): _plain(v) for k, v in (opt.get("config") or {}).items()}
     return facts
+
+
+KERAS2_OPTIMIZER_KEYS = {"lr": "learning_rate"}
+"""Keras 2's spellings of optimizer settings that Keras 3 renamed."""
+
+
+def _keras_function(name: Any) -> bool:
+    """Whether ``name`` (a ``{"module": "builtins", "class_name": "function"}`` config) names one of Keras'
+    own losses, metrics or activations, which Keras' safe mode loads: a name lookup, no code."""
+    if not isinstance(name, str):
+        return False
+    import keras
+
+    for family in (keras.losses, keras.metrics, keras.activations):
+        try:
+            if family.get(name) is not None:
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
 
 
 def _code_carriers(node: Any) -> list[str]:
@@ -146,8 +219,11 @@ def _code_carriers(node: Any) -> list[str]:
             module = node.get("module")
             if cls == "Lambda":
                 found.append(f"Lambda layer '{name}'")
-            elif cls == "__lambda__" or (module == "builtins" and cls == "function"):
+            elif cls == "__lambda__":
                 found.append("a Python lambda")
+            elif module == "builtins" and cls == "function":
+                if not _keras_function(cfg):
+                    found.append(f"function '{cfg}' (not one of Keras' own)")
             elif node.get("registered_name") and module is not None and not str(module).startswith("keras"):
                 found.append(f"custom {cls} '{name}' ({node['registered_name']})")
             elif module is not None and not str(module).startswith(("keras", "builtins")):

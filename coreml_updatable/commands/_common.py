@@ -31,8 +31,9 @@ def class_target(model) -> str:
     return loss.target
 
 
-DATA_HELP = ("a Keras-layout .npz (x_train, y_train, x_test, y_test), e.g. ../shared/data/mnist/mnist.npz, or a "
-             "folder of MNIST IDX files; default: $COREML_UPDATABLE_DATA")
+DATA_HELP = ("a Keras-layout .npz (x_train, y_train, x_test, y_test), e.g. ../shared/data/mnist/mnist.npz, a "
+             "folder of MNIST IDX files, or a folder of images with one sub-folder per class (DIR/<label>/*.png); "
+             "default: $COREML_UPDATABLE_DATA")
 
 
 def add_data_argument(parser, help_text: str = DATA_HELP) -> None:

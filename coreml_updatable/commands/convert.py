@@ -38,6 +38,7 @@ def add_arguments(parser) -> None:
     g.add_argument("--class-labels", metavar="FILE|a,b,c", help="make a classifier: a file (one label a line) "
                    "or a comma-separated list")
     g.add_argument("--input-name", metavar="NAME[,NAME]", help="rename the model input(s)")
+    add_image_options(g)
     g.add_argument("--output-name", metavar="NAME[,NAME]", help="rename the model output(s)")
     add_input_shape(g)
     g = parser.add_argument_group("safety and limits")
@@ -107,6 +108,30 @@ def parse_labels(value: str | None) -> list | None:
         return labels
 
 
+def add_image_options(group) -> None:
+    """--image-input, --image-scale, --image-bias (convert and verify)."""
+    group.add_argument("--image-input", action="append", default=[], metavar="NAME[:rgb|bgr|gray]",
+                       help="declare this input an image (Core ML imageType: 0-255 pixels, as an app passes a "
+                            "photo); a leading Rescaling/Normalization becomes the image preprocessing")
+    group.add_argument("--image-scale", type=float,
+                       help="image preprocessing scale, e.g. 0.00392156862745098 (1/255)")
+    group.add_argument("--image-bias", metavar="B|R,G,B", help="image preprocessing bias(es), added after the scale")
+
+
+def image_inputs_from(args) -> list:
+    """``--image-input`` (with ``--image-scale`` / ``--image-bias``) as ``ImageInput`` values."""
+    from converter.image_input import ImageInput
+
+    if (args.image_scale is not None or args.image_bias) and not args.image_input:
+        raise BadInputError("--image-scale/--image-bias need --image-input NAME", fix="name the image input")
+    try:
+        bias = [float(v) for v in args.image_bias.split(",")] if args.image_bias else None
+    except ValueError:
+        raise BadInputError(f"--image-bias '{args.image_bias}' is not B or R,G,B numbers",
+                            fix="e.g. --image-bias -1 or --image-bias -123.7,-116.3,-103.5") from None
+    return [ImageInput.parse(text, args.image_scale, bias) for text in args.image_input]
+
+
 def _names(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",")] if value else None
 
@@ -148,7 +173,7 @@ def _options(args):
         batch_size=args.batch_size, epochs=args.epochs, momentum=args.momentum, beta1=args.beta1,
         beta2=args.beta2, eps=args.eps, shuffle=args.shuffle, seed=args.seed, allowed_ranges=ranges,
         allowed_sets=sets, class_labels=parse_labels(args.class_labels), target_name=args.target_name,
-        override_unsupported=args.override_unsupported)
+        image_inputs=tuple(image_inputs_from(args)), override_unsupported=args.override_unsupported)
     if args.loss_output:
         options.loss_output = args.loss_output
     return options

@@ -18,13 +18,14 @@ def run(args) -> int:
     import data_loading as data
 
     from ._common import image_input
-    from .train import _accuracy
+    from .train import _accuracy, targets
 
     model = emulator.load(args.model)
     feature = image_input(model)
     ds = data.load(data_source(args))
     images, labels = (ds.x_test, ds.y_test) if args.split == "test" else (ds.x_train, ds.y_train)
-    accuracy = _accuracy(model, feature, data.for_coreml(images, feature.shape), labels)
+    x = data.for_coreml(images, feature.shape, image=feature.kind == "image")
+    accuracy = _accuracy(model, feature, x, targets(model, ds, labels))
     if args.json:
         print(json.dumps({"accuracy": accuracy, "examples": int(len(labels)), "split": args.split}))
     else:

@@ -31,10 +31,11 @@ def run(args) -> int:
     feature = image_input(model)
     target = class_target(model)
     ds = data.load(data_source(args)).limit(args.limit)
-    x = data.for_coreml(ds.x_train, feature.shape)
-    result = model.update({feature.name: x, target: ds.y_train}, progress=progress_wanted(args),
+    x = data.for_coreml(ds.x_train, feature.shape, image=feature.kind == "image")
+    result = model.update({feature.name: x, target: targets(model, ds, ds.y_train)}, progress=progress_wanted(args),
                           **overrides_from(args))
-    accuracy = _accuracy(result.model, feature, data.for_coreml(ds.x_test, feature.shape), ds.y_test)
+    x_test = data.for_coreml(ds.x_test, feature.shape, image=feature.kind == "image")
+    accuracy = _accuracy(result.model, feature, x_test, targets(model, ds, ds.y_test))
     result.save(out)
     summary = {**result.summary(), "train_examples": int(len(x)), "test_accuracy": accuracy,
                "output": str(out)}
@@ -68,10 +69,33 @@ def _ends(values: list[float]) -> list[float]:
     return values if len(values) <= 2 else [values[0], values[-1]]
 
 
+def targets(model, ds, y):
+    """A data set's labels as the model's training target takes them: a classifier's own class labels
+    (an image folder's class names, or class indices through the model's labels), else class indices."""
+    import numpy as np
+
+    labels = model.class_labels
+    if labels is None:
+        return y
+    if ds.class_names is not None:
+        names = [ds.class_names[i] for i in y]
+        return [int(n) for n in names] if all(isinstance(v, int) for v in labels) else names
+    if all(isinstance(v, (int, np.integer)) for v in labels) and set(np.unique(y).tolist()) <= set(labels):
+        return list(y)
+    return [labels[i] for i in y]
+
+
 def _accuracy(model, feature, x, y) -> float:
+    """Top-1 accuracy against ``y``: class indices, or the model's class labels for a classifier."""
+    import numpy as np
+
     from emulator.model import first_tensor_output
 
     if not hasattr(model, "network") and model.label_output:     # k-NN, pipelines: compare the labels
         return float((model.predict({feature.name: x})[model.label_output] == y).mean())
     probs = model.predict({feature.name: x})[first_tensor_output(model)]
-    return float((probs.reshape(len(probs), -1).argmax(1) == y).mean())
+    pred = probs.reshape(len(probs), -1).argmax(1)
+    if model.class_labels is not None:
+        pred = np.asarray(model.class_labels, dtype=object)[pred]
+        return float(np.mean([a == b for a, b in zip(pred.tolist(), list(y))]))
+    return float((pred == np.asarray(y)).mean())

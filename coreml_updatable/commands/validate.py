@@ -1,12 +1,16 @@
 """`coreml-updatable validate MODEL.mlmodel [--json]`: check a model against Core ML's rules.
 
-Exit status: 0 when the model is updatable and breaks no rule; 1 when it breaks a rule or is not
-updatable (every broken rule is listed; a non-updatable model gets Core ML's inference checks only);
-2 when the file cannot be read as a Core ML model.
+Exit status (``EXIT_CODES``): 0 valid and updatable; 3 valid but not updatable (Core ML loads it for
+prediction, ``MLUpdateTask`` will not train it); 1 rules broken, every one listed (a model that is not
+updatable gets Core ML's inference checks only); 2 the file cannot be read as a Core ML model.
+Each listed rule says whose it is: Core ML's own validator (the device refuses the model) or a stricter
+check of coremltools' builder or of this project.
 """
 from __future__ import annotations
 
 import json
+
+EXIT_CODES = {"valid": 0, "broken": 1, "unreadable": 2, "not_updatable": 3}
 
 
 def add_arguments(parser) -> None:
@@ -21,19 +25,22 @@ def run(args) -> int:
     spec = read_spec(args.model)
     found = violations(spec)
     updatable = bool(spec.isUpdatable)
-    valid = updatable and not found
+    status = "broken" if found else ("valid" if updatable else "not_updatable")
     if args.json:
         print(json.dumps({"model": str(args.model), "model_type": spec.WhichOneof("Type"), "updatable": updatable,
-                          "valid": valid, "violations": [v.__dict__ for v in found]}, indent=2))
-        return 0 if valid else 1
-    if valid:
+                          "valid": not found, "status": status, "violations": [v.__dict__ for v in found]},
+                         indent=2))
+        return EXIT_CODES[status]
+    if status == "valid":
         print(f"{args.model}: valid updatable Core ML model (passes every rule Core ML checks on device)")
-        return 0
-    if not updatable:
-        print(f"{args.model}: not updatable (isUpdatable is false): Core ML will not train it"
-              + ("; its inference checks pass" if not found else ""))
-    if found:
-        print(f"{args.model}: breaks {len(found)} Core ML rule(s):")
+    elif status == "not_updatable":
+        print(f"{args.model}: valid, but not updatable (isUpdatable is false): Core ML loads it for prediction, "
+              "MLUpdateTask will not train it (exit 3)")
+    else:
+        apple = sum(v.origin == "apple" for v in found)
+        print(f"{args.model}: breaks {len(found)} rule(s), {apple} of them Core ML's own (the device refuses the "
+              f"model){'' if updatable else '; the model is not updatable either'}:")
         for v in found:
-            print(f"  - {v}")
-    return 1
+            who = "" if v.origin == "apple" else f" ({v.origin} check; Core ML's validator accepts this)"
+            print(f"  - {v}{who}")
+    return EXIT_CODES[status]

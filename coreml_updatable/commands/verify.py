@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ._common import (DATA_HELP, add_data_argument, add_hyperparameters, add_input_shape, data_source,
                       input_shapes_from, progress_wanted)
+from .convert import add_image_options, image_inputs_from, parse_labels
 
 
 def add_arguments(parser) -> None:
@@ -33,6 +34,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--loss", choices=("auto", "cce", "mse"), default="auto")
     g.add_argument("--optimizer", choices=("adam", "sgd"))
     add_hyperparameters(g, epochs_and_batch=False)
+    g.add_argument("--class-labels", metavar="FILE|a,b,c", help="make a classifier (trained through its class-label "
+                   "training input)")
+    add_image_options(g)
     g = parser.add_argument_group("personalization (as for 'convert --personalize')")
     g.add_argument("--personalize", choices=("knn", "head"),
                    help="head: the pipeline's NN head vs Keras fine-tuning those layers with the rest frozen; "
@@ -49,7 +53,8 @@ def options_from(args):
     return UpdateOptions(updatable=args.updatable, loss=args.loss, optimizer=args.optimizer,
                          learning_rate=args.learning_rate, batch_size=args.batch_size, epochs=args.epochs,
                          momentum=args.momentum, beta1=args.beta1, beta2=args.beta2, eps=args.eps,
-                         shuffle=args.shuffle, seed=args.seed)
+                         shuffle=args.shuffle, seed=args.seed, class_labels=parse_labels(args.class_labels),
+                         image_inputs=tuple(image_inputs_from(args)))
 
 
 def run(args) -> int:

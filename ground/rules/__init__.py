@@ -18,6 +18,7 @@ from ..errors import BackpropRuleError, RuleViolation, ValidationError
 from . import graph as G
 from . import knn as K
 from . import pipeline as P
+from . import interface as I
 from . import update as U
 from .. import nn_spec as S
 
@@ -45,11 +46,16 @@ def violations(spec: Any) -> list[RuleViolation]:
     elif kind == "linkedModel":
         out += P.linked_model(spec)
     elif kind in S.NN_TYPES:
-        out += G.structure(spec)
+        out += I.interface(spec) + G.structure(spec)
         if spec.isUpdatable:
             out += G.layers(spec) + U.loss(spec) + U.update_params(spec) + G.backprop(spec)
             out += U.training_inputs(spec)
     return out
+
+
+def is_ios12_layer(layer: Any) -> bool:
+    """Whether Core ML ran ``layer`` in iOS 12 already; any other layer needs EXACT_ARRAY_MAPPING inputs."""
+    return I.is_ios12_layer(layer)
 
 
 def check(spec: Any, *, context: str = "model") -> None:
@@ -65,7 +71,7 @@ def check(spec: Any, *, context: str = "model") -> None:
 def pass_structure(spec: Any) -> list[RuleViolation]:
     """What must hold after every pass: Core ML's inference structure plus distinct layer names."""
     nn = S.nn_of(spec)
-    out = G.structure(spec)
+    out = I.interface(spec) + G.structure(spec)
     seen: set[str] = set()
     for layer in nn.layers:
         if layer.name in seen:

@@ -22,6 +22,13 @@ COREMLTOOLS_FP16 = ("This model has at least one layer with FP16 weights or bias
                     "be optimized to a full FP16 model format which is not supported to be marked updatable.")
 
 
+def float16_layers(layers: Any) -> list[str]:
+    """Names of the layers holding float16 weights or biases. Apple's validator accepts them everywhere
+    (only quantized parameters are refused, and only in updatable layers); coremltools' builder refuses
+    float16 in a model it marks updatable, which the project applies to updatable layers only."""
+    return [layer.name for layer in layers if any(WP.precision(wp) == "float16" for _, wp in S.weight_params(layer))]
+
+
 def supports_backprop(layer: Any) -> bool:
     """Apple's ``isLayerSupportedForBackprop``."""
     k = S.kind(layer)
@@ -33,7 +40,7 @@ def supports_backprop(layer: Any) -> bool:
 
 
 def structure(spec: Any) -> list[RuleViolation]:
-    """Inference-level checks Core ML runs first (rule 4): layers, blob order, outputs, rank mapping."""
+    """Inference-level checks Core ML runs first (rule 4): layers, blob order, outputs (ranks: rules.interface)."""
     nn, desc, out = S.nn_of(spec), spec.description, []
     if len(desc.output) == 0:
         out.append(RuleViolation("4", "Neural networks produce at least one output.",
@@ -73,41 +80,6 @@ def structure(spec: Any) -> list[RuleViolation]:
                 out.append(RuleViolation(
                     "4", f"Interface specifies output '{o.name}' which is not produced by any layer in the neural "
                     "network.", where=f"output '{o.name}'", fix="name a layer output after the model output"))
-    return out + _softmax_rank(spec, nn)
-
-
-def _softmax_rank(spec: Any, nn: Any) -> list[RuleViolation]:
-    """Rule 4: with an N-d array interpretation, softmax needs rank >= 3 (ranks known from the interface).
-
-    Apple also switches to the N-d interpretation when a layer newer than iOS 12 is present; that list of
-    layer types is not replicated here, only the shape-mapping flags and explicit ``inputTensor`` ranks.
-    """
-    if nn.arrayInputShapeMapping == 0 and nn.imageInputShapeMapping == 0:
-        return []
-    ranks: dict[str, int] = {}
-    for f in spec.description.input:
-        if f.type.WhichOneof("Type") == "multiArrayType":
-            ranks[f.name] = 5 if nn.arrayInputShapeMapping == 0 else len(f.type.multiArrayType.shape)
-        elif f.type.WhichOneof("Type") == "imageType":
-            ranks[f.name] = 5 if nn.imageInputShapeMapping == 0 else 4
-    for f in spec.description.output:
-        if f.type.WhichOneof("Type") == "multiArrayType" and len(f.type.multiArrayType.shape):
-            ranks[f.name] = len(f.type.multiArrayType.shape)
-    out = []
-    for layer in nn.layers:
-        for blob, tensor in zip(layer.input, layer.inputTensor):
-            ranks.setdefault(blob, int(tensor.rank))
-        for blob, tensor in zip(layer.output, layer.outputTensor):
-            ranks.setdefault(blob, int(tensor.rank))
-        if S.kind(layer) != "softmax" or not layer.input or not layer.output:
-            continue
-        for side, blob in (("input", layer.input[0]), ("output", layer.output[0])):
-            if blob in ranks and ranks[blob] < 3:
-                out.append(RuleViolation(
-                    "4", f"Layer '{layer.name}' of type 'Softmax' has {side} rank {ranks[blob]} but expects rank "
-                    "at least 3.", where=f"layer '{layer.name}'",
-                    fix="keep the default RANK5_ARRAY_MAPPING, or use softmaxND (which cannot be under the loss)"))
-                break
     return out
 
 
@@ -146,11 +118,12 @@ def layers(spec: Any) -> list[RuleViolation]:
             out.append(RuleViolation(
                 "7", f"An updatable layer, named '{layer.name}', has a weight/bias param which is not marked as "
                 "updatable.", where=where, fix="set weights.isUpdatable and bias.isUpdatable on this layer"))
-    fp16 = [layer.name for layer in nn.layers if any(WP.precision(wp) == "float16" for _, wp in S.weight_params(layer))]
+    fp16 = float16_layers(marked)
     if fp16:
-        out.append(RuleViolation("8", COREMLTOOLS_FP16 + f" (coremltools; layers: {', '.join(fp16)})",
-                                 fix="store the weights as float32, or split the model into a pipeline whose last, "
-                                     "updatable model has float32 weights", origin="coremltools"))
+        out.append(RuleViolation("8", COREMLTOOLS_FP16 + f" (coremltools' builder; Core ML's validator accepts float16 "
+                                 f"weights, which it does not count as quantized; updatable layers: {', '.join(fp16)})",
+                                 fix="store the updatable layers' weights as float32 (frozen layers may stay "
+                                     "float16)", origin="coremltools"))
     seen: set[str] = set()
     for name in [layer.name for layer in nn.layers] + [loss.name for loss in nn.updateParams.lossLayers]:
         if name in seen:

@@ -28,7 +28,7 @@ def test_validate_lists_every_broken_rule(tmp_path, capsys):
     path = str(save_spec(spec, tmp_path / "bad.mlmodel"))
     assert main(["validate", path]) == 1
     out = capsys.readouterr().out
-    assert "breaks 2 Core ML rule(s)" in out
+    assert "breaks 2 rule(s), 2 of them Core ML's own" in out
     assert "[rule 1] Model specification version for an updatable model must be '4' or above." in out
     assert "[rule 17] Epochs should be included in neural network update parameters." in out
     assert main(["validate", path, "--json"]) == 1
@@ -38,11 +38,34 @@ def test_validate_lists_every_broken_rule(tmp_path, capsys):
 
 def test_validate_not_updatable_model(tmp_path, capsys):
     path = str(save_spec(mlp_builder().spec, tmp_path / "inference.mlmodel"))
-    assert main(["validate", path]) == 1
-    assert "not updatable (isUpdatable is false)" in capsys.readouterr().out
-    assert main(["validate", path, "--json"]) == 1
+    assert main(["validate", path]) == 3
+    assert "valid, but not updatable (isUpdatable is false)" in capsys.readouterr().out
+    assert main(["validate", path, "--json"]) == 3
     data = json.loads(capsys.readouterr().out)
-    assert (data["updatable"], data["valid"], data["violations"]) == (False, False, [])
+    assert (data["updatable"], data["valid"], data["status"], data["violations"]) == (
+        False, True, "not_updatable", [])
+
+
+def test_validate_not_updatable_with_a_broken_rule_exits_1(tmp_path, capsys):
+    spec = mlp_builder().spec
+    spec.description.output[0].name = "nowhere"
+    path = str(save_spec(spec, tmp_path / "broken.mlmodel"))
+    assert main(["validate", path]) == 1
+    out = capsys.readouterr().out
+    assert "the model is not updatable either" in out and "[rule 4]" in out
+
+
+def test_validate_float16_frozen_weights_are_not_a_violation(tmp_path, capsys):
+    import numpy as np
+    spec = updatable_mlp()
+    frozen = next(layer for layer in spec.neuralNetwork.layers if layer.name == "h")
+    frozen.isUpdatable = frozen.innerProduct.weights.isUpdatable = frozen.innerProduct.bias.isUpdatable = False
+    ip = frozen.innerProduct
+    ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
+    ip.weights.ClearField("floatValue")
+    path = str(save_spec(spec, tmp_path / "fp16.mlmodel"))
+    assert main(["validate", path]) == 0
+    assert "valid updatable Core ML model" in capsys.readouterr().out
 
 
 def test_validate_unreadable_file(tmp_path, capsys):

@@ -43,8 +43,9 @@ def parity(model, x: np.ndarray, *, atol: float = 1e-5):
     spec, facts, graph = to_inference_spec(model)
     ref = np.asarray(model(x, training=False))
     em = emulator.load(spec)
-    got = em.predict(layout.keras_batch_to_coreml(x, graph.channels_last))
+    got = em.predict(layout.source_batch_to_input(x, em.inputs[0].shape, graph.channels_last))
     out = got[spec.description.output[0].name]
+    out = out.reshape((len(out), *em.outputs[0].blob_shape))
     expected = layout.keras_batch_to_coreml(ref, graph.channels_last)
     assert out.shape == expected.shape, (out.shape, expected.shape)
     diff = float(np.abs(out - expected).max())

@@ -166,7 +166,7 @@ def test_wrong_suffix_missing_file_and_folder(tmp_path):
         read_keras(tmp_path / "m.txt")
     with pytest.raises(BadInputError, match="no such file"):
         read_keras(tmp_path / "missing.keras")
-    with pytest.raises(BadInputError, match="SavedModel"):
+    with pytest.raises(BadInputError, match="is a folder, not a Keras model file"):
         read_keras(tmp_path)
 
 

@@ -60,11 +60,11 @@ def test_unsupported_config(case):
         to_inference_spec(model)
 
 
-def test_embedding_longer_than_one_is_refused():
+def test_embedding_of_a_rank2_index_input_is_refused():
     import keras
-    inp = keras.Input((3,), dtype="int32", name="tokens")
+    inp = keras.Input((3, 2), dtype="int32", name="tokens")
     model = keras.Model(inp, keras.layers.Embedding(5, 2, name="emb")(inp))
-    with pytest.raises(UnsupportedConfigError, match="'emb'.*input_length.*one index per example"):
+    with pytest.raises(UnsupportedConfigError, match="'emb'.*input shape.*one index or a sequence of indices"):
         to_inference_spec(model)
 
 

@@ -93,6 +93,69 @@ def test_rule4_softmax_rank_with_exact_mapping():
     assert "Layer 'sm' of type 'Softmax' has output rank 1 but expects rank at least 3." in messages(spec)
 
 
+def _with_clip(spec):
+    """Turn the first ReLU into a clip (ReLU6): a layer added in specification version 4 (iOS 13)."""
+    relu = next(x for x in spec.neuralNetwork.layers if x.WhichOneof("layer") == "activation")
+    relu.clip.minVal, relu.clip.maxVal = 0.0, 6.0
+    return spec, relu.name
+
+
+def test_rule4_rank5_mapping_with_an_ios13_layer():
+    spec, name = _with_clip(updatable_mlp())
+    found = [v for v in violations(spec) if v.rule == "4"]
+    assert found[0].message == (
+        "Neural Network Multi-Array input shape mapping cannot be 'RANK5_ARRAY_MAPPING' if the network contains a "
+        "layer added in version 4 (iOS 13) or later. Use 'EXACT_ARRAY_MAPPING' instead.")
+    assert found[0].where == f"layer '{name}'" and "EXACT_ARRAY_MAPPING" in found[0].fix
+
+
+def test_rule4_exact_mapping_ranks_at_the_model_edges():
+    spec, _ = _with_clip(updatable_mlp())
+    nn, desc = spec.neuralNetwork, spec.description
+    nn.arrayInputShapeMapping = 1
+    shape = list(desc.input[0].type.multiArrayType.shape)
+    assert "Layer 'sm' of type 'Softmax' has output rank 1 but expects rank at least 3." in messages(spec)
+    for f in (desc.input[0], desc.trainingInput[0]):
+        del f.type.multiArrayType.shape[:]
+        f.type.multiArrayType.shape.extend([1, shape[0], 1, 1])
+    del desc.output[0].type.multiArrayType.shape[:]
+    desc.output[0].type.multiArrayType.shape.extend([1, 10, 1, 1])
+    assert [v for v in violations(spec) if v.rule == "4"] == []
+    conv = nn.layers[0]                                  # a rank-4 input suits innerProduct; a convolution needs 4+
+    del desc.input[0].type.multiArrayType.shape[:]
+    desc.input[0].type.multiArrayType.shape.extend(shape)
+    assert f"Layer '{conv.name}' of type 'InnerProduct' has input rank 1" not in " ".join(messages(spec))
+
+
+def test_rule4_rank5_input_rank_and_feature_descriptions():
+    spec = updatable_mlp()
+    f = spec.description.input[0].type.multiArrayType
+    f.shape.append(2)                                    # rank 2 under RANK5_ARRAY_MAPPING
+    assert ("Input MLMultiArray to neural networks must have dimension 1 (vector) or 3 (image-like arrays)."
+            in messages(spec))
+    spec = updatable_mlp()
+    spec.description.input[0].type.multiArrayType.shape[0] = 0
+    spec.description.output[0].type.multiArrayType.dataType = 0
+    found = messages(spec)
+    name, out = spec.description.input[0].name, spec.description.output[0].name
+    assert f"Description of multiarray feature '{name}' has an invalid shape. Element 0 has non-positive value 0." \
+        in found
+    assert (f"Description of multiarray feature '{out}' has an invalid or unspecified dataType. It must be specified "
+            "as DOUBLE, FLOAT32, FLOAT16 or INT32") in found
+
+
+def test_rule4_image_feature_size_and_color_space():
+    spec = updatable_mlp()
+    t = spec.description.input[0].type
+    t.ClearField("multiArrayType")
+    t.imageType.width, t.imageType.colorSpace = 8, 99
+    name = spec.description.input[0].name
+    found = messages(spec)
+    assert f"Description of image feature '{name}' has missing or non-positive height 0." in found
+    assert (f"Description of image feature '{name}' has missing or invalid colorspace. It must be RGB, BGR or "
+            "GRAYSCALE.") in found
+
+
 def test_rule5_no_updatable_layer():
     spec = updatable_mlp()
     for x in spec.neuralNetwork.layers:
@@ -119,14 +182,22 @@ def test_rule8_quantized_and_float16():
     layer(spec, "out").innerProduct.weights.quantization.numberOfBits = 8
     assert ("An updatable layer, named 'out', has quantized weights/bias param. Quantized weights/bias not supported "
             "for update.") in messages(spec)
-    spec = updatable_mlp()
-    ip = layer(spec, "h").innerProduct
+    spec = updatable_mlp()                      # float16 in a frozen layer: Apple's validator accepts it
+    frozen = layer(spec, "h")
+    frozen.isUpdatable = frozen.innerProduct.weights.isUpdatable = frozen.innerProduct.bias.isUpdatable = False
+    ip = frozen.innerProduct
     import numpy as np
     ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
     ip.weights.ClearField("floatValue")
+    assert violations(spec) == []
+    spec = updatable_mlp()                      # in an updatable layer: coremltools' builder refuses it
+    ip = layer(spec, "out").innerProduct
+    ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
+    ip.weights.ClearField("floatValue")
     found = violations(spec)
-    assert any(v.rule == "8" and "FP16 weights" in v.message for v in found)
+    assert any(v.rule == "8" and "FP16 weights" in v.message and v.origin == "coremltools" for v in found)
     assert any(v.rule == "8" and "different precisions" in v.message for v in found)
+    assert not any(v.origin == "apple" for v in found)
 
 
 def test_rule9_name_collision():

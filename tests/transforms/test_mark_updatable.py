@@ -101,14 +101,27 @@ def test_zero_layers_selected():
         mark("trainable", facts=SourceFacts())
 
 
-def test_float16_anywhere_is_refused():
-    spec = mlp_builder().spec
-    ip = spec.neuralNetwork.layers[0].innerProduct
+def _float16(spec, index):
+    ip = spec.neuralNetwork.layers[index].innerProduct
     ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
     ip.weights.ClearField("floatValue")
-    with pytest.raises(UnsupportedConfigError, match=r"FP16 weights.*Layers with float16 weights: h.*Fix: convert "
-                                                     r"with float32 weights"):
+    ip.bias.float16Value = np.asarray(ip.bias.floatValue, np.float16).tobytes()
+    ip.bias.ClearField("floatValue")
+
+
+def test_float16_in_an_updatable_layer_is_refused():
+    spec = mlp_builder().spec
+    _float16(spec, 2)
+    with pytest.raises(UnsupportedConfigError, match=r"FP16 weights.*Updatable layers with float16 weights: out.*"
+                                                     r"Fix: keep those layers frozen"):
         mark("out", spec=spec)
+
+
+def test_float16_in_a_frozen_layer_is_accepted():
+    spec = mlp_builder().spec
+    _float16(spec, 0)
+    out, _, _ = mark("out", spec=spec)
+    assert [layer.name for layer in out.neuralNetwork.layers if layer.isUpdatable] == ["out"]
 
 
 def test_quantized_weights_are_refused():

@@ -44,16 +44,24 @@ def map_dense(layer: SourceLayer, ctx: MapContext) -> list:
     return [main] if act == "linear" else fused(layer, ctx, [main], pre)
 
 
-@keras_layer("Embedding", coreml="embedding", notes="input length 1 only")
+@keras_layer("Embedding", coreml="embedding / embeddingND + transpose",
+             notes="one index per example (embedding), or a sequence of T indices (embeddingND, then the "
+                   "(features, 1, time) layout); frozen on device")
 def map_embedding(layer: SourceLayer, ctx: MapContext) -> list:
     shape = tuple(layer.input_shapes[0])
-    ctx.require(shape == (1,), layer, "input_length",
-                f"input shape {shape}: Core ML's embedding maps one index per example",
-                "feed one index per example (Input(shape=(1,)))")
+    ctx.require(len(shape) == 1, layer, "input shape",
+                f"input shape {shape}: an embedding reads one index or a sequence of indices per example",
+                "feed indices of shape (1,) or (T,)")
     ctx.require(not layer.config.get("mask_zero") or ctx.override_unsupported, layer, "mask_zero",
                 "Core ML has no masks", "set mask_zero=False, or pass --override-unsupported to ignore the mask")
-    return [L.embedding(layer.name, ctx.inp(layer).name, ctx.out(layer),
-                        layout.embedding_matrix(layer.weights["embeddings"]))]
+    weights = layout.embedding_matrix(layer.weights["embeddings"])
+    if shape == (1,):
+        return [L.embedding(layer.name, ctx.inp(layer).name, ctx.out(layer), weights)]
+    # indices [1, T, 1, 1] (B, C, H, W) -> embeddingND (1, T, 1, E) -> transpose -> (1, E, 1, T)
+    t, e = shape[0], int(weights.shape[0])
+    tmp = ctx.tmp(layer, "embedded", (t, 1, e))
+    return [L.embedding_nd(ctx.lname(layer, "lookup"), ctx.inp(layer).name, tmp, weights),
+            L.transpose(layer.name, tmp, ctx.out(layer), [0, 3, 2, 1])]
 
 
 @keras_layer("Flatten", coreml="flatten",
