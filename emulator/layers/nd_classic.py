@@ -149,3 +149,18 @@ def nd_forward(kind: str) -> Forward | None:
         return OPS[kind].forward
     return CLASSIC_ND.get(kind)
 
+
+
+@nd_form("embeddingND")
+def embedding_nd(layer, inputs, params):
+    """NeuralNetwork.proto's EmbeddingND on any rank >= 2: indices in a last axis of size 1 -> that axis
+    replaced by the embedding (``(..., 1)`` -> ``(..., embeddingSize)``)."""
+    x = inputs[0]
+    if R.rank(x) < 2 or int(x.shape[-1]) != 1:
+        raise UnsupportedConfigError(f"embeddingND input of shape {[int(s) for s in x.shape[1:]]}: the last axis "
+                                     "must be 1 (one index per position) and the rank at least 2",
+                                     where=f"layer '{layer.name}'", fix="feed indices shaped (..., 1)")
+    y = tf.gather(params["table"], tf.cast(tf.round(x[..., 0]), tf.int32))
+    if layer.embeddingND.hasBias:
+        y = y + params["bias"]
+    return [y]

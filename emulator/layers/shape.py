@@ -1,4 +1,4 @@
-"""Layers that move data around: reshape, permute, transpose, padding, crop, upsample, loadConstant.
+"""Layers that move data around: reshape, permute, padding, crop, upsample, loadConstant.
 
 Core ML's rank-5 ``[Seq, B, C, H, W]`` blobs are (N, H, W, C) here; the sequence axis must stay 1,
 which each layer's ``supports`` check enforces up front.
@@ -64,22 +64,6 @@ def permute(layer, inputs, params):
     axis = [int(a) for a in layer.permute.axis] or [0, 1, 2, 3]
     nchw_perm = [0] + axis[1:]  # over (N, C, H, W): Core ML's [Seq, C, H, W] with Seq -> the batch axis
     perm = [_TO_NCHW[nchw_perm[j]] for j in _TO_NHWC]
-    return [tf.transpose(inputs[0], perm)]
-
-
-def _transpose_supported(layer) -> str | None:
-    axes = list(layer.transpose.axes)
-    if sorted(axes) != [0, 1, 2, 3] or axes[0] != 0:
-        return (f"axes {axes}: the emulator runs a transpose of rank-4 [B, C, H, W] blobs (EXACT_ARRAY_MAPPING) "
-                "that keeps the batch axis first")
-    return None
-
-
-@op("transpose", supports=_transpose_supported)
-def transpose(layer, inputs, params):
-    """Core ML's N-d transpose of a ``[1, C, H, W]`` blob (output axis i = input axis ``axes[i]``)."""
-    axes = [int(a) for a in layer.transpose.axes]
-    perm = [_TO_NCHW[axes[j]] for j in _TO_NHWC]
     return [tf.transpose(inputs[0], perm)]
 
 
