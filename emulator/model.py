@@ -7,7 +7,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ground.errors import BadInputError
+from ground import limits
+from ground.errors import BadInputError, ValidationError
+from ground.rules import structure_violations
 
 from . import features as F
 from . import training
@@ -28,6 +30,7 @@ class Model:
         self.spec = spec
         self.kind = model_type(spec)
         self.nn = getattr(spec, self.kind)
+        refuse_unrunnable(spec)
         desc = spec.description
         self.inputs = [F.describe(fd) for fd in desc.input]
         self.outputs = [F.describe(fd) for fd in desc.output]
@@ -162,6 +165,16 @@ class Model:
     def save(self, path) -> None:
         """Write the spec to ``path`` atomically (temporary file + rename)."""
         save_spec(self.spec, path)
+
+
+def refuse_unrunnable(spec: Any) -> None:
+    """Before anything is built or allocated: declared inputs under the size limit
+    (:mod:`ground.limits`) and the structure Core ML checks before it runs any model (every
+    blob produced before it is used, so a cycle is refused with the rule, outputs produced)."""
+    limits.check_declared_inputs(spec)
+    refused = [v for v in structure_violations(spec) if v.origin == "apple"]
+    if refused:
+        raise ValidationError(refused, context="Core ML would refuse to load this model: it")
 
 
 def load(source: Any) -> Model:

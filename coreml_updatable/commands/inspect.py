@@ -34,7 +34,13 @@ def run(args) -> int:
     from ground import nn_spec as S
     from transforms.summary import format_table, summarize
 
+    from ground import limits
+    from emulator.model import refuse_unrunnable
+
     spec = read_spec(args.model)
+    limits.check_declared_inputs(spec, where=args.model)
+    if S.model_kind(spec) in S.NN_TYPES:
+        refuse_unrunnable(spec)
     shapes, why = measured_shapes(spec) if S.model_kind(spec) in S.NN_TYPES else ({}, "not a NeuralNetwork")
     summary = summarize(spec, shapes)
     if why:

@@ -8,6 +8,9 @@ def add_arguments(parser) -> None:
                         help=".npy batch in the model's input layout, batch first: (N, C, H, W) or (N, C)")
     parser.add_argument("-o", "--output", required=True, help=".npy file for the first output")
     parser.add_argument("--force", action="store_true", help="overwrite the output file")
+    from ._common import add_nonfinite
+
+    add_nonfinite(parser)
 
 
 def run(args) -> int:
@@ -15,23 +18,18 @@ def run(args) -> int:
 
     import numpy as np
 
-    from ground.errors import BadInputError
+    import data_loading as data
     from ground.spec_io import check_output, write_atomic
 
+    from ._common import check_data, image_input, load_model
+
     out = check_output(args.output, [args.model, args.input], force=args.force)
-    try:
-        x = np.load(args.input, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"cannot read the input as .npy ({exc})", where=args.input,
-                            fix="save the batch with numpy.save") from None
-    import emulator
-    from emulator.model import first_tensor_output
-
-    from ._common import image_input
-
-    model = emulator.load(args.model)
+    model = load_model(args.model)
+    feature = image_input(model)
+    x = data.load_array(args.input, "the input batch")
+    check_data(x, "the input batch", args, feature, model)
     name = first_tensor_output(model)
-    y = model.predict({image_input(model).name: x})[name]
+    y = model.predict({feature.name: x})[name]
     buffer = io.BytesIO()
     np.save(buffer, y)
     write_atomic(out, buffer.getvalue())

@@ -1,0 +1,117 @@
+"""Fuzz: truncated and mutated .mlmodel, .keras, .onnx and .npz bytes through the commands that read them;
+no command may end in a traceback (or an exit status other than 0, 1, 2).
+
+Bounded in time for CI (a fixed, derandomized sequence, about 40 s in all). For a longer random hunt:
+``FUZZ_SCALE=20 FUZZ_RANDOM=1 python -m pytest tests/bad_input/test_fuzz.py -s``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .conftest import run_cli, tiny_data, tiny_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
+TRIED: dict[str, int] = {}
+
+
+def _npz_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **tiny_data(8))
+    return buffer.getvalue()
+
+
+SEEDS = {
+    "mlmodel": lambda: tiny_spec().SerializeToString(),
+    "npz": _npz_bytes,
+    "onnx": lambda: (ROOT / "fixtures" / "onnx" / "torch_mlp.onnx").read_bytes(),
+    "keras": lambda: (ROOT / "fixtures" / "branches.keras").read_bytes(),
+}
+EXAMPLES = {"mlmodel": 60, "npz": 50, "onnx": 30, "keras": 20}
+
+
+def mutations(size: int):
+    """A truncation, a few overwritten bytes, a few inserted or deleted runs, or a repeated chunk."""
+    pos = st.integers(0, max(size - 1, 0))
+    return st.one_of(
+        st.tuples(st.just("truncate"), st.integers(0, size)),
+        st.tuples(st.just("overwrite"), st.lists(st.tuples(pos, st.integers(0, 255)), min_size=1, max_size=6)),
+        st.tuples(st.just("insert"), st.lists(st.tuples(pos, st.binary(min_size=1, max_size=8)), min_size=1,
+                                              max_size=3)),
+        st.tuples(st.just("delete"), st.lists(st.tuples(pos, st.integers(1, 16)), min_size=1, max_size=3)),
+        st.tuples(st.just("repeat"), st.tuples(pos, st.integers(1, 64), st.integers(2, 50))),
+    )
+
+
+def mutate(data: bytes, mutation) -> bytes:
+    kind, arg = mutation
+    out = bytearray(data)
+    if kind == "truncate":
+        return bytes(out[:arg])
+    if kind == "overwrite":
+        for at, value in arg:
+            out[at] = value
+    elif kind == "insert":
+        for at, chunk in sorted(arg, reverse=True):
+            out[at:at] = chunk
+    elif kind == "delete":
+        for at, n in sorted(arg, reverse=True):
+            del out[at:at + n]
+    elif kind == "repeat":
+        at, n, times = arg
+        out[at:at] = bytes(out[at:at + n]) * times
+    return bytes(out)
+
+
+def _commands(kind: str, path: Path, folder: Path) -> list[list]:
+    model = folder / "model.mlmodel"
+    if kind == "mlmodel":
+        return [["inspect", path], ["validate", path],
+                ["predict", path, "--input", folder / "x.npy", "-o", folder / "y.npy", "--force"]]
+    if kind == "npz":
+        return [["evaluate", model, "--data", path]]
+    return [["convert", path, "-o", folder / "out.mlmodel", "--force"]]
+
+
+@pytest.fixture(scope="module")
+def folder():
+    with tempfile.TemporaryDirectory() as name:
+        base = Path(name)
+        (base / "model.mlmodel").write_bytes(tiny_spec().SerializeToString())
+        np.save(base / "x.npy", np.random.default_rng(2).random((3, 1, 4, 4), dtype=np.float32))
+        yield base
+    if TRIED:
+        print("\nfuzz inputs tried:", TRIED)
+
+
+@pytest.mark.parametrize("kind", list(SEEDS))
+def test_no_command_ends_in_a_traceback(kind, folder, capsys):
+    seed = SEEDS[kind]()
+    suffix = {"mlmodel": ".mlmodel", "npz": ".npz", "onnx": ".onnx", "keras": ".keras"}[kind]
+    start = time.perf_counter()
+
+    @settings(max_examples=max(1, int(EXAMPLES[kind] * SCALE)), deadline=None, database=None,
+              derandomize=not os.environ.get("FUZZ_RANDOM"),
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(mutations(len(seed)))
+    def check(mutation):
+        path = folder / f"fuzzed{suffix}"
+        path.write_bytes(mutate(seed, mutation))
+        TRIED[kind] = TRIED.get(kind, 0) + 1
+        for args in _commands(kind, path, folder):
+            result = run_cli(capsys, *args)
+            assert result.rc in (0, 1, 2), f"{args[0]} exited {result.rc} on {mutation}:\n{result.text}"
+            if result.rc == 2:
+                assert "error: " in result.err, result.text
+    check()
+    with capsys.disabled():
+        print(f"\nfuzz {kind}: {TRIED.get(kind, 0)} inputs in {time.perf_counter() - start:.1f} s")
