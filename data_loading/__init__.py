@@ -169,7 +169,7 @@ def load_array(path: str | Path, what: str = "the input") -> np.ndarray:
         raise BadInputError("no such file", where=where, fix="check the path")
     head = _head(path)
     if not head:
-        raise BadInputError(f"the file is empty, not a .npy array", where=where, fix="save the batch with numpy.save")
+        raise BadInputError("the file is empty, not a .npy array", where=where, fix="save the batch with numpy.save")
     kind = file_kind(head)
     if kind != "a .npy array":
         if kind and kind.startswith("a zip"):

@@ -19,6 +19,7 @@ def run(args) -> int:
     import numpy as np
 
     import data_loading as data
+    from emulator.model import first_tensor_output
     from ground.spec_io import check_output, write_atomic
 
     from ._common import check_data, image_input, load_model

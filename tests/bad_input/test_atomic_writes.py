@@ -82,13 +82,9 @@ def test_interrupted_is_printed_on_its_own_line_after_a_progress_bar(capsys, mon
 
 
 CHILD = textwrap.dedent("""
-    import importlib.util, os, sys, time
+    import os, sys, time
     from coreml_updatable.cli import _catch_sigterm
-    # the writer's own module only (its package would import TensorFlow: a minute on a busy machine)
-    found = importlib.util.spec_from_file_location("writer", sys.argv[3])
-    writer = importlib.util.module_from_spec(found)
-    found.loader.exec_module(writer)
-    write_atomic = writer.write_atomic
+    from ground.spec_io import write_atomic     # light: coremltools' protos only load to read a spec
     _catch_sigterm()
     out, seconds = sys.argv[1], float(sys.argv[2])
     data = os.urandom(4 << 20)
@@ -108,8 +104,7 @@ CHILD = textwrap.dedent("""
 
 
 def _writer(tmp_path: Path, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "out.bin"), str(seconds), spec_io.__file__],
-                            cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "out.bin"), str(seconds)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
     return proc

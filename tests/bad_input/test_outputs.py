@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conftest import refused, run_cli
+from .conftest import refused
 
 IS_INPUT = "the output path is an input of this command"
 
