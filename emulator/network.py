@@ -1,6 +1,7 @@
 """A NeuralNetwork message as something TensorFlow can run: layer order, weights, forward pass."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -45,15 +46,17 @@ class Network:
             for blob in layer.output:
                 self.producer[blob] = i
         self.params: Params = {}
-        for layer in self.layers:
-            impl = OPS[layer_kind(layer)]
-            if impl.params is not None:
-                self.params[layer.name] = impl.params(layer)
+        with shapes_must_fit("reading the weights"):
+            for layer in self.layers:
+                impl = OPS[layer_kind(layer)]
+                if impl.params is not None:
+                    self.params[layer.name] = impl.params(layer)
         self.by_name = {layer.name: layer for layer in self.layers}
         self.plan = layout_plan.FlattenPlan()     # empty while the shapes are measured
-        self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
-        for name in self.plan.row_orders:
-            self.params[name] = self.plan.to_backend(name, self.params[name])
+        with shapes_must_fit("planning the flatten layouts"):
+            self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
+            for name in self.plan.row_orders:
+                self.params[name] = self.plan.to_backend(name, self.params[name])
 
     def _flatten_input_shapes(self, input_shapes: Mapping[str, tuple[int, ...]] | None):
         """A lookup of the backend shape of each flatten's input, by flatten layer name."""
@@ -69,7 +72,8 @@ class Network:
         on a batch of zeros. ``input_shapes``: the backend shape of each model input."""
         wanted = list(blobs) if blobs is not None else [b for layer in self.layers for b in layer.output]
         feeds = {k: tf.zeros((1, *shape)) for k, shape in input_shapes.items()}
-        values = self.forward(feeds, self.constant_params(), wanted)
+        with shapes_must_fit("a forward pass on the declared input shapes"):
+            values = self.forward(feeds, self.constant_params(), wanted)
         return {k: tuple(int(s) for s in v.shape[1:]) for k, v in values.items()}
 
     def layer_params(self, name: str) -> dict[str, np.ndarray]:
@@ -113,6 +117,19 @@ class Network:
     def constant_params(self) -> dict[str, dict[str, tf.Tensor]]:
         """Every layer's weights as TensorFlow constants."""
         return {name: {k: tf.constant(v) for k, v in p.items()} for name, p in self.params.items()}
+
+
+@contextlib.contextmanager
+def shapes_must_fit(doing: str):
+    """A model whose declared shapes and weight sizes contradict each other (Core ML refuses it on load)
+    gets one message instead of TensorFlow's or numpy's exception."""
+    try:
+        yield
+    except (tf.errors.InvalidArgumentError, ValueError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BadInputError(f"the model's layer shapes and weight sizes do not fit together ({doing}: "
+                            f"{first[:300]})", fix="check the declared input shape and each layer's channel counts "
+                            "and weights; Core ML refuses such a model on load") from None
 
 
 def as_float32(array: np.ndarray, *, name: str) -> np.ndarray:

@@ -115,3 +115,80 @@ def test_no_command_ends_in_a_traceback(kind, folder, capsys):
     check()
     with capsys.disabled():
         print(f"\nfuzz {kind}: {TRIED.get(kind, 0)} inputs in {time.perf_counter() - start:.1f} s")
+
+
+def _edits():
+    """Field-level edits of the tiny model's spec: what byte flips rarely reach (shapes, sizes, names)."""
+    small = st.integers(0, 70)
+    return st.lists(st.one_of(
+        st.tuples(st.just("input_shape"), st.lists(small, min_size=0, max_size=4)),
+        st.tuples(st.just("weights"), st.integers(0, 60)),
+        st.tuples(st.just("channels"), small, small),
+        st.tuples(st.just("rewire"), st.integers(0, 2), st.sampled_from(["image", "f", "logits", "probs", "x"])),
+        st.tuples(st.just("drop_layer"), st.integers(0, 2)),
+        st.tuples(st.just("batch"), st.integers(0, 10**6)),
+        st.tuples(st.just("epochs"), st.integers(0, 5)),
+        st.tuples(st.just("target"), st.sampled_from(["probs_true", "image", "", "zz"])),
+        st.tuples(st.just("updatable"), st.integers(0, 2), st.booleans()),
+        st.tuples(st.just("output_shape"), st.lists(small, min_size=0, max_size=3)),
+    ), min_size=1, max_size=3)
+
+
+def _edit(spec, edit) -> None:
+    nn = spec.neuralNetwork
+    kind = edit[0]
+    if kind == "input_shape":
+        arr = spec.description.input[0].type.multiArrayType
+        del arr.shape[:]
+        arr.shape.extend(edit[1])
+    elif kind == "weights":
+        dense = next((l for l in nn.layers if l.WhichOneof("layer") == "innerProduct"), None)
+        if dense is not None:
+            del dense.innerProduct.weights.floatValue[edit[1]:]
+    elif kind == "channels":
+        dense = next((l for l in nn.layers if l.WhichOneof("layer") == "innerProduct"), None)
+        if dense is not None:
+            dense.innerProduct.inputChannels, dense.innerProduct.outputChannels = edit[1], edit[2]
+    elif kind == "rewire" and edit[1] < len(nn.layers):
+        nn.layers[edit[1]].input[0] = edit[2]
+    elif kind == "drop_layer" and edit[1] < len(nn.layers):
+        del nn.layers[edit[1]]
+    elif kind == "batch":
+        nn.updateParams.optimizer.sgdOptimizer.miniBatchSize.defaultValue = edit[1]
+    elif kind == "epochs":
+        nn.updateParams.epochs.defaultValue = edit[1]
+    elif kind == "target" and nn.updateParams.lossLayers:
+        nn.updateParams.lossLayers[0].categoricalCrossEntropyLossLayer.target = edit[1]
+    elif kind == "updatable" and edit[1] < len(nn.layers):
+        nn.layers[edit[1]].isUpdatable = edit[2]
+    elif kind == "output_shape":
+        arr = spec.description.output[0].type.multiArrayType
+        del arr.shape[:]
+        arr.shape.extend(edit[1])
+
+
+def test_no_command_ends_in_a_traceback_on_edited_fields(folder, capsys):
+    import numpy as np
+
+    np.savez(folder / "data.npz", **tiny_data(8))
+    start = time.perf_counter()
+
+    @settings(max_examples=max(1, int(40 * SCALE)), deadline=None, database=None,
+              derandomize=not os.environ.get("FUZZ_RANDOM"), suppress_health_check=[HealthCheck.too_slow])
+    @given(_edits())
+    def check(edits):
+        spec = tiny_spec()
+        for edit in edits:
+            _edit(spec, edit)
+        path = folder / "edited.mlmodel"
+        path.write_bytes(spec.SerializeToString())
+        TRIED["fields"] = TRIED.get("fields", 0) + 1
+        for args in (["inspect", path], ["validate", path],
+                     ["predict", path, "--input", folder / "x.npy", "-o", folder / "y.npy", "--force"],
+                     ["train", path, "--data", folder / "data.npz", "-o", folder / "t.mlmodel", "--force",
+                      "--no-progress"]):
+            result = run_cli(capsys, *args)
+            assert result.rc in (0, 1, 2), f"{args[0]} exited {result.rc} on {edits}:\n{result.text}"
+    check()
+    with capsys.disabled():
+        print(f"\nfuzz fields: {TRIED.get('fields', 0)} inputs in {time.perf_counter() - start:.1f} s")
