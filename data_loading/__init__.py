@@ -17,12 +17,14 @@ import gzip
 import logging
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ground.errors import BadInputError
+from ground import limits
+from ground.errors import BadInputError, from_os_error, out_of_memory
 from ground.layout import nhwc_to_nchw
 
 log = logging.getLogger(__name__)
@@ -154,16 +156,161 @@ def load_image_folder(folder: Path) -> Dataset:
     return Dataset(x_train, y_train, x_test, y_test, where, names)
 
 
+def source_files(source: str | Path) -> list[Path]:
+    """The files :func:`load` reads for ``source`` (so that no output overwrites one of them)."""
+    path = Path(str(source))
+    if str(source).startswith("keras:") or not path.exists():
+        return []
+    if path.is_dir():
+        return [folder_file for stem in IDX_FILES.values() for name in (stem, stem + ".gz")
+                if (folder_file := path / name).exists()]
+    return [path]
+
+
+NPY_MAGIC = b"\x93NUMPY"
+_KINDS = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+          b"PK\x03\x04": "a zip archive (.npz?)", b"\x1f\x8b": "a gzip file", b"\x89HDF": "an HDF5 file",
+          b"%PDF": "a PDF file"}
+
+
+def file_kind(head: bytes) -> str | None:
+    """What a file is, from its first bytes (None when unknown)."""
+    if head.startswith(NPY_MAGIC):
+        return "a .npy array"
+    return next((kind for magic, kind in _KINDS.items() if head.startswith(magic)), None)
+
+
+def _head(path: Path, n: int = 16) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise from_os_error(exc, where=str(path), doing="cannot read the file") from None
+
+
+def npy_header(fh, size: int, what: str, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Read a .npy header from ``fh`` (``size`` bytes in all) and check it before any data is read:
+    numeric dtype, data present in full, size under the limit. Returns (shape, dtype, header bytes)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise BadInputError(f"{what} has no readable .npy header ({str(exc).splitlines()[0] if str(exc) else exc})",
+                            where=where, fix="save the array with numpy.save / numpy.savez") from None
+    check_numeric_dtype(dtype, what, where=where)
+    offset = fh.tell()
+    needed = limits.nbytes_of(shape, dtype.itemsize)
+    if offset + needed > size:
+        raise BadInputError(f"{what} declares shape {tuple(shape)} ({limits.human(needed)}) but holds only "
+                            f"{limits.human(max(size - offset, 0))} of data (truncated or corrupt)", where=where,
+                            fix="re-create the file with numpy.save / numpy.savez")
+    limits.check_shape(shape, dtype.itemsize, what, where=where)
+    return tuple(int(d) for d in shape), dtype, offset
+
+
+def check_numeric_dtype(dtype: np.dtype, what: str, *, where: str | None = None) -> None:
+    """Refuse arrays of strings, objects, complex numbers, dates, records: images and inputs are numbers."""
+    if np.dtype(dtype).kind not in "biuf":
+        raise BadInputError(f"{what} holds {np.dtype(dtype)} values ({_KIND_NAMES.get(np.dtype(dtype).kind, 'not numbers')}); "
+                            "only real numbers (integers, floats) are accepted", where=where,
+                            fix="convert the array to numbers, e.g. array.astype('float32'), before saving it")
+
+
+_KIND_NAMES = {"U": "text", "S": "bytes", "O": "Python objects", "c": "complex numbers", "V": "records",
+               "M": "dates", "m": "time spans"}
+
+
+def load_array(path: str | Path, what: str = "the input") -> np.ndarray:
+    """One ``.npy`` array, checked from its header first (kind of file, dtype, size, limit)."""
+    path = Path(path)
+    where = str(path)
+    if path.is_dir():
+        raise BadInputError("is a folder, not a .npy file", where=where, fix="save the batch with numpy.save")
+    if not path.exists():
+        raise BadInputError("no such file", where=where, fix="check the path")
+    head = _head(path)
+    if not head:
+        raise BadInputError("the file is empty, not a .npy array", where=where, fix="save the batch with numpy.save")
+    kind = file_kind(head)
+    if kind != "a .npy array":
+        if kind and kind.startswith("a zip"):
+            raise BadInputError(f"is an .npz archive, not a .npy array; {what} is one array", where=where,
+                                fix="save one array with numpy.save('x.npy', array), or take it out of the .npz")
+        raise BadInputError(f"is {kind or 'not a .npy file'}, not a .npy array", where=where,
+                            fix="save the batch with numpy.save('x.npy', array)")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            npy_header(fh, size, what, where)
+        return np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise from_os_error(exc, where=where, doing="cannot read the file") from None
+    except MemoryError:
+        raise out_of_memory(f"reading {where}") from None
+    except (ValueError, EOFError) as exc:
+        raise BadInputError(f"cannot read the .npy array ({exc})", where=where,
+                            fix="save the batch with numpy.save") from None
+
+
+def check_values(x: np.ndarray, what: str, *, allow_nonfinite: bool = False, where: str | None = None) -> None:
+    """Refuse empty or non-numeric data, and NaN / inf values unless ``allow_nonfinite``."""
+    check_numeric_dtype(x.dtype, what, where=where)
+    if x.ndim == 0 or len(x) == 0:
+        raise BadInputError(f"{what} is empty (shape {tuple(x.shape)}): nothing to run", where=where,
+                            fix="pass at least one example")
+    if x.dtype.kind == "f" and not allow_nonfinite:
+        bad = ~np.isfinite(x)
+        if bad.any():
+            first = np.unravel_index(int(np.argmax(bad)), x.shape)
+            raise BadInputError(f"{what} holds {int(bad.sum())} NaN or infinite value(s), the first at index "
+                                f"{tuple(int(i) for i in first)}", where=where,
+                                fix="clean the data, or pass --allow-nonfinite to run on them anyway")
+
+
 def _load_npz(path: Path) -> Dataset:
+    head = _head(path)
+    if not head.startswith(b"PK"):
+        what = f"it is {file_kind(head)}" if file_kind(head) else "no zip archive"
+        raise BadInputError(f"not a readable .npz file ({what})", where=str(path), fix=HOW_TO_GET)
+    _check_npz_headers(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
             if missing:
                 raise BadInputError(f"the .npz lacks arrays {missing}", where=str(path), fix=HOW_TO_GET)
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except OSError as exc:
+        raise from_os_error(exc, where=str(path), doing="cannot read the data") from None
+    except MemoryError:
+        raise out_of_memory(f"reading {path}") from None
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, NotImplementedError) as exc:
         raise BadInputError(f"not a readable .npz file ({exc})", where=str(path), fix=HOW_TO_GET) from None
     return _checked(arrays, str(path))
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Each array's header (dtype, shape, size) against its member and the limit, before reading any."""
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = 0
+            for info in zf.infolist():
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                if key not in IDX_FILES:
+                    continue
+                with zf.open(info) as fh:
+                    shape, dtype, _ = npy_header(fh, info.file_size, f"array '{key}'", where)
+                total += limits.nbytes_of(shape, dtype.itemsize)
+            limits.check_bytes(total, "the data set's arrays together", where=where)
+    except OSError as exc:
+        raise from_os_error(exc, where=where, doing="cannot read the data") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
+        raise BadInputError(f"not a readable .npz file ({exc})", where=where, fix=HOW_TO_GET) from None
 
 
 def _load_idx_folder(folder: Path) -> Dataset:
@@ -184,24 +331,37 @@ def _load_idx_folder(folder: Path) -> Dataset:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Decode one IDX file (the MNIST format: 0, 0, dtype code, rank, big-endian int32 dims, data)."""
+    """Decode one IDX file (the MNIST format: 0, 0, dtype code, rank, big-endian int32 dims, data); the
+    header is checked against the file and the limit before the data is read."""
+    where = str(path)
     try:
-        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
-        raise BadInputError(f"cannot read the IDX file ({exc})", where=str(path), fix=HOW_TO_GET) from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise BadInputError("not an IDX file (bad magic number)", where=str(path), fix=HOW_TO_GET)
-    rank = raw[3]
-    header = 4 + 4 * rank
-    if len(raw) < header:
-        raise BadInputError("truncated IDX header", where=str(path), fix=HOW_TO_GET)
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", rank, 4))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise BadInputError(f"the IDX file holds {len(raw) - header} data bytes but its header {dims} needs "
-                            f"{expected} (truncated or corrupt)", where=str(path), fix=HOW_TO_GET)
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES or magic[3] == 0:
+                raise BadInputError("not an IDX file (bad magic number)", where=where, fix=HOW_TO_GET)
+            rank = magic[3]
+            dims_raw = fh.read(4 * rank)
+            if len(dims_raw) < 4 * rank:
+                raise BadInputError("truncated IDX header", where=where, fix=HOW_TO_GET)
+            dims = tuple(int(d) for d in np.frombuffer(dims_raw, ">u4", rank))
+            dtype = np.dtype(_IDX_DTYPES[magic[2]])
+            expected = limits.nbytes_of(dims, dtype.itemsize)
+            limits.check_shape(dims, dtype.itemsize, "the IDX array", where=where)
+            raw = fh.read(expected + 1)
+    except OSError as exc:
+        if isinstance(exc, gzip.BadGzipFile):
+            raise BadInputError(f"cannot read the IDX file: not a gzip file ({exc})", where=where,
+                                fix=HOW_TO_GET) from None
+        raise from_os_error(exc, where=where, doing="cannot read the IDX file") from None
+    except (EOFError, zlib.error) as exc:
+        raise BadInputError(f"cannot read the IDX file ({exc}): truncated or corrupt", where=where,
+                            fix=HOW_TO_GET) from None
+    if len(raw) != expected:
+        raise BadInputError(f"the IDX file holds {'more than ' if len(raw) > expected else ''}{len(raw)} data bytes "
+                            f"but its header {dims} needs {expected} (truncated or corrupt)", where=where,
+                            fix=HOW_TO_GET)
+    return np.frombuffer(raw, dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _load_keras(name: str) -> Dataset:
@@ -233,6 +393,7 @@ def _checked(a: dict, where: str) -> Dataset:
                                 where=where, fix=HOW_TO_GET)
         if len(x) == 0:
             raise BadInputError(f"x_{split} is empty", where=where, fix=HOW_TO_GET)
+        check_numeric_dtype(x.dtype, f"x_{split}", where=where)
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
             raise BadInputError(f"y_{split} must hold class indices (non-negative integers), got {y.dtype}",
                                 where=where, fix="store labels as class indices 0..K-1, not one-hot rows")

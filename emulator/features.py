@@ -128,6 +128,10 @@ def from_backend(array: np.ndarray, feature: Feature | None) -> np.ndarray:
         # example; batched here as (N, K) / (N, C, H, W), the one layout of every output
         return from_backend(array, Feature(feature.name, feature.kind, feature.net_shape, feature.dtype))
     rank = len(feature.shape) if feature is not None and feature.shape else None
+    if rank == 1 and (array.shape[1] != 1 or array.shape[2] != 1):
+        raise BadInputError(f"output '{feature.name}' is declared as a vector {list(feature.shape)} but the network "
+                            f"produces (C, H, W) = {(array.shape[3], array.shape[1], array.shape[2])}",
+                            fix="declare the output's real shape, or flatten the blob before it")
     if rank == 1 or (rank is None and array.shape[1] == 1 and array.shape[2] == 1):
         return array.reshape(array.shape[0], array.shape[3])
     return nhwc_to_nchw(array)

@@ -9,7 +9,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ground.errors import BadInputError, UnsupportedModelError
+from ground import limits
+from ground.errors import BadInputError, UnsupportedModelError, ValidationError
+from ground.rules import structure_violations
 
 from . import features as F
 from . import rank_n as R
@@ -31,6 +33,7 @@ class Model:
         self.spec = spec
         self.kind = model_type(spec)
         self.nn = getattr(spec, self.kind)
+        refuse_unrunnable(spec)
         desc = spec.description
         exact = self.nn.arrayInputShapeMapping == 1   # EXACT_ARRAY_MAPPING: declared ranks are blob ranks
         self.inputs = [F.describe(fd, exact=exact) for fd in desc.input]
@@ -175,6 +178,16 @@ class Model:
     def save(self, path) -> None:
         """Write the spec to ``path`` atomically (temporary file + rename)."""
         save_spec(self.spec, path)
+
+
+def refuse_unrunnable(spec: Any) -> None:
+    """Before anything is built or allocated: declared inputs under the size limit
+    (:mod:`ground.limits`) and the structure Core ML checks before it runs any model (every
+    blob produced before it is used, so a cycle is refused with the rule, outputs produced)."""
+    limits.check_declared_inputs(spec)
+    refused = [v for v in structure_violations(spec) if v.origin == "apple"]
+    if refused:
+        raise ValidationError(refused, context="Core ML would refuse to load this model: it")
 
 
 RUNTIME_TYPES = NEURAL_NETWORK_TYPES + ("kNearestNeighborsClassifier", "pipeline", "pipelineClassifier",

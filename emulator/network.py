@@ -1,6 +1,7 @@
 """A NeuralNetwork message as something TensorFlow can run: layer order, weights, forward pass."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -57,16 +58,18 @@ class Network:
             for blob in layer.output:
                 self.producer[blob] = i
         self.params: Params = {}
-        for layer in self.layers:
-            impl = OPS[layer_kind(layer)]
-            if impl.params is not None:
-                self.params[layer.name] = impl.params(layer)
+        with shapes_must_fit("reading the weights"):
+            for layer in self.layers:
+                impl = OPS[layer_kind(layer)]
+                if impl.params is not None:
+                    self.params[layer.name] = impl.params(layer)
         self.by_name = {layer.name: layer for layer in self.layers}
         self.plan = layout_plan.FlattenPlan()     # empty while the shapes are measured
-        if not rank_n:
-            self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
-        for name in self.plan.row_orders:
-            self.params[name] = self.plan.to_backend(name, self.params[name])
+        with shapes_must_fit("planning the flatten layouts"):
+            if not rank_n:
+                self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
+            for name in self.plan.row_orders:
+                self.params[name] = self.plan.to_backend(name, self.params[name])
 
     def _flatten_input_shapes(self, input_shapes: Mapping[str, tuple[int, ...]] | None):
         """A lookup of the backend shape of each flatten's input, by flatten layer name."""
@@ -82,7 +85,8 @@ class Network:
         on a batch of zeros. ``input_shapes``: the backend shape of each model input."""
         wanted = list(blobs) if blobs is not None else [b for layer in self.layers for b in layer.output]
         feeds = {k: tf.zeros((1, *shape)) for k, shape in input_shapes.items()}
-        values = self.forward(feeds, self.constant_params(), wanted)
+        with shapes_must_fit("a forward pass on the declared input shapes"):
+            values = self.forward(feeds, self.constant_params(), wanted)
         return {k: tuple(int(s) for s in v.shape[1:]) for k, v in values.items()}
 
     def layer_params(self, name: str) -> dict[str, np.ndarray]:
@@ -129,29 +133,11 @@ class Network:
         return {name: {k: tf.constant(v) for k, v in p.items()} for name, p in self.params.items()}
 
 
-def refusal(layer: Any, rank_n: bool) -> str | None:
-    """Why the engine (rank-N or (N, H, W, C)) cannot run ``layer``, or None."""
-    kind = layer_kind(layer)
-    impl = OPS.get(kind)
-    if impl is None:
-        return "no implementation"
-    if rank_n and nd_forward(kind) is None:
-        return "no implementation for N-dimensional blobs"
-    if not rank_n and kind in R.ND_KINDS:
-        return "a specification-4 layer needs EXACT_ARRAY_MAPPING inputs (Core ML refuses it in a rank-5 network)"
-    if impl.supports is None or (rank_n and kind in RANK_N_OWN_FORMS):
-        return None
-    return impl.supports(layer)
-
-
-def wants_rank_n(nn: Any, input_features: Iterable[Any]) -> bool:
-    """Whether the rank-N engine runs ``nn``: Core ML's N-dimensional semantics are in use, or only it
-    can model the sequence axis that a permute or reshape moves."""
-    if R.wants_rank_n(nn, input_features):
-        return True
-    refused = [layer for layer in nn.layers if refusal(layer, False)]
-    return bool(refused) and all(layer_kind(layer) in RANK_N_OWN_FORMS for layer in refused) \
-        and not any(refusal(layer, True) for layer in nn.layers)
+        with shapes_must_fit("planning the flatten layouts"):
+            if not rank_n:
+                self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
+            for name in self.plan.row_orders:
+                self.params[name] = self.plan.to_backend(name, self.params[name])
 
 
 def as_float32(array: np.ndarray, *, name: str) -> np.ndarray:

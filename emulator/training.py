@@ -242,6 +242,11 @@ def train_layers(model: Trainable, data: Mapping[str, np.ndarray], *, weights=No
     trainable = updatable_layers(model)
     settings = resolve(model.nn.updateParams, {k: v for k, v in overrides.items() if v is not None})
     loss = losses.from_spec(model.nn, model.network)
+    on_path = {model.network.layers[i].name for i in model.network.needed_layers([loss.blob])}
+    off_path = [layer.name for layer in trainable if layer.name not in on_path]
+    if off_path:
+        raise BadInputError(f"updatable layer(s) {off_path} do not lead to the loss's input '{loss.blob}': training "
+                            "could not change them", fix="mark only layers between the input and the loss updatable")
     feeds, target = _prepare(model, loss, data)
     n = len(target)
     trainer = trainer_for(model, loss, settings, conventions, [layer.name for layer in trainable], feeds, target)

@@ -6,8 +6,11 @@ is, *which rule* it breaks, and *the fix*; :func:`compose` builds messages in th
 """
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import Iterable, Sequence
+
+from .safe_text import escape_controls
 
 
 def compose(where: str | None, problem: str, fix: str | None = None) -> str:
@@ -26,7 +29,8 @@ class CoreMLUpdatableError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, where: str | None = None, fix: str | None = None) -> None:
-        super().__init__(compose(where, message, fix) if (where or fix) else message)
+        # names from files reach messages: their control characters are escaped (lines are kept)
+        super().__init__(escape_controls(compose(where, message, fix) if (where or fix) else message))
         self.where = where
         self.fix = fix
 
@@ -112,3 +116,43 @@ class TrainingDivergedError(CoreMLUpdatableError):
             fix="lower the learning rate (--learning-rate), check the data for NaN/inf values and that inputs "
                 "are scaled as the model expects")
         self.epoch, self.batch, self.loss = epoch, batch, loss
+
+
+class SystemProblemError(CoreMLUpdatableError):
+    """The operating system refused: permission, disk full, file too large, read-only, out of memory."""
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None,
+                 errno_: int | None = None) -> None:
+        super().__init__(message, where=where, fix=fix)
+        self.errno = errno_
+
+
+_OS_MESSAGES = {
+    errno.EACCES: ("permission denied", "check the file's and its folder's permissions"),
+    errno.EPERM: ("operation not permitted", "check the file's and its folder's permissions"),
+    errno.ENOSPC: ("no space left on the device (disk full)", "free some space or write somewhere else"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space or write somewhere else"),
+    errno.EFBIG: ("file too large for this file system or for the process's file size limit",
+                  "write to another file system or raise the limit (ulimit -f)"),
+    errno.EROFS: ("read-only file system", "write somewhere else"),
+    errno.ENOENT: ("no such file or folder", "check the path"),
+    errno.EISDIR: ("is a folder, not a file", "give a file path"),
+    errno.ENOTDIR: ("a part of the path is not a folder", "check the path"),
+    errno.ENAMETOOLONG: ("the file name is too long", "use a shorter path"),
+    errno.EIO: ("input/output error from the device", "check the disk or the network share"),
+    errno.EMFILE: ("too many open files", "raise the limit (ulimit -n) or close other programs"),
+}
+
+
+def from_os_error(exc: OSError, *, where: str | None = None, doing: str | None = None) -> SystemProblemError:
+    """A clear error for an ``OSError`` (its errno named in words), e.g. to raise ``from None``."""
+    problem, fix = _OS_MESSAGES.get(exc.errno, (exc.strerror or type(exc).__name__, None))
+    where = where or (str(exc.filename) if exc.filename else None)
+    return SystemProblemError(f"{doing}: {problem}" if doing else problem, where=where, fix=fix, errno_=exc.errno)
+
+
+def out_of_memory(doing: str | None = None) -> SystemProblemError:
+    """The error for a ``MemoryError``."""
+    return SystemProblemError(
+        (f"{doing}: " if doing else "") + "out of memory",
+        fix="use less data (--limit), a smaller --batch-size, or a machine with more memory")

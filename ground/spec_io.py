@@ -1,14 +1,20 @@
 """Reading Core ML specs from anything a user holds, and writing them atomically."""
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import re
+import secrets
+import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .protos import Model_pb2
-from .errors import BadInputError, UnsupportedModelError
+from . import limits
+from .errors import BadInputError, UnsupportedModelError, from_os_error, out_of_memory
 from google.protobuf.message import DecodeError
+
+if TYPE_CHECKING:
+    from .protos import Model_pb2
 
 NEURAL_NETWORK_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor")
 
@@ -18,6 +24,8 @@ def read_spec(source: Any) -> Model_pb2.Model:
 
     The spec is a private copy: callers may change it freely.
     """
+    from .protos import Model_pb2   # coremltools' protos (and TensorFlow): only when a spec is read
+
     spec = Model_pb2.Model()
     if isinstance(source, Model_pb2.Model):
         spec.CopyFrom(source)
@@ -37,7 +45,7 @@ def read_spec(source: Any) -> Model_pb2.Model:
                 fix="pass the .mlmodel file; convert ML Programs with this project's converter instead")
         if not path.exists():
             raise BadInputError("no such file", where=where, fix="check the path")
-        data = path.read_bytes()
+        data = read_limited(path, "the model file")
     else:
         raise BadInputError(f"cannot read a Core ML model from a {type(source).__name__}",
                             fix="pass a path, bytes, a Model spec or a coremltools MLModel")
@@ -46,6 +54,11 @@ def read_spec(source: Any) -> Model_pb2.Model:
                             fix="re-export or re-download the model")
     try:
         spec.ParseFromString(data)
+    except MemoryError:
+        raise out_of_memory(f"{where}: parsing the model") from None
+    except RecursionError:
+        raise BadInputError("the model's messages are nested too deeply to be a Core ML model", where=where,
+                            fix="check that this is a complete .mlmodel file") from None
     except DecodeError as exc:
         raise BadInputError(f"not a Core ML model, or a truncated one (protobuf: {exc})", where=where,
                             fix="check that this is a complete .mlmodel file") from None
@@ -70,25 +83,63 @@ def network_of(spec: Model_pb2.Model):
     return getattr(spec, model_type(spec))
 
 
+def read_limited(path: Path, what: str) -> bytes:
+    """The bytes of a file, refused above the size limit or when the system refuses (a clear error)."""
+    try:
+        size = path.stat().st_size
+        limits.check_bytes(size, what, where=str(path))
+        return path.read_bytes()
+    except OSError as exc:
+        raise from_os_error(exc, where=str(path), doing=f"cannot read {what}") from None
+    except MemoryError:
+        raise out_of_memory(f"reading {what}") from None
+
+
 def check_output(output: str | os.PathLike, sources: Any = None, *, force: bool = False) -> Path:
-    """Refuse an output path that is a source file, a folder, in a missing folder, or (without
-    ``force``) an existing file. ``sources``: a path, several, or anything else (ignored)."""
+    """Refuse, before any work, an output path that is one of the inputs (also through links), a folder,
+    in a missing or unwritable folder, or (without ``force``) an existing file.
+
+    ``sources``: the files the command reads (a path or several)."""
     path = Path(output)
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    for source in sources if isinstance(sources, (list, tuple)) else []:
-        if isinstance(source, (str, os.PathLike)) and _same_file(path, Path(source)):
-            raise BadInputError("the output path is the source model file", where=str(path),
-                                fix="write the result to another path")
+    for source in _paths(sources):
+        if _same_file(path, source):
+            raise BadInputError(f"the output path is an input of this command ({source}); it would be overwritten",
+                                where=str(path), fix="write the result to another path")
     if path.is_dir():
         raise BadInputError("the output path is a folder", where=str(path), fix="give a file path")
     if path.exists() and not force:
         raise BadInputError("the output file exists", where=str(path),
                             fix="choose another path or pass --force (Python: force=True)")
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise BadInputError("the output folder does not exist", where=str(parent), fix="create it first")
+    check_folder(parent)
     return path
+
+
+def check_folder(folder: str | os.PathLike, *, create: bool = False) -> Path:
+    """Refuse an output folder that is a file, missing (unless ``create`` and its parent exists) or not
+    writable; before any work starts."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError("the output folder is an existing file, not a folder", where=str(folder),
+                            fix="give a folder path (it is created if missing)" if create else "give a folder path")
+    if not folder.exists():
+        parent = folder.parent if str(folder.parent) else Path(".")
+        if not create or not parent.is_dir():
+            raise BadInputError("the output folder does not exist", where=str(folder if not create else parent),
+                                fix="create it first")
+        folder = parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInputError("the output folder is not writable", where=str(folder),
+                            fix="choose a folder you may write to, or change its permissions")
+    return Path(folder)
+
+
+def _paths(sources: Any) -> list[Path]:
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    if not isinstance(sources, (list, tuple, set)):
+        return []
+    return [Path(s) for s in sources if isinstance(s, (str, os.PathLike))]
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -98,32 +149,87 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+TEMPORARY = "{name}.partial-{pid}-{token}.tmp"
+"""The atomic writer's temporary file, beside the output: recognisable, so that one left by a killed
+process (SIGKILL, power loss) is removed by the next write to the same output."""
+
+
+def _temporary_pattern(name: str) -> re.Pattern:
+    return re.compile(re.escape(name) + r"\.partial-(\d+)-[0-9a-f]{8}\.tmp")
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
-    A crash or an error never leaves a half-written file at ``path``.
+    An error, Ctrl-C or SIGTERM (the CLI makes it an interrupt) at any moment leaves the old file
+    (or none) and no temporary; an OS error becomes a clear :class:`SystemProblemError`.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise BadInputError("the output folder does not exist", where=str(folder), fix="create it first")
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(path)
+    # the name is known before the file exists, so the clean-up below can never miss it
+    tmp = folder / TEMPORARY.format(name=path.name, pid=os.getpid(), token=secrets.token_hex(4))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; a saved model is an ordinary file
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)  # umask applies
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as exc:
+        with _signals_held():
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise from_os_error(exc, where=str(path), doing="cannot write the file") from None
         raise
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT / SIGTERM (where the OS can) while a temporary is removed."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``path`` whose writing process no longer runs; return them."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    pattern, removed = _temporary_pattern(path.name), []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.fullmatch(entry.name)
+        if m and int(m.group(1)) != os.getpid() and not _running(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                entry.unlink()
+                removed.append(entry)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True
+    return True
 
 
 def save_spec(spec: Model_pb2.Model, path: str | os.PathLike) -> Path:

@@ -13,12 +13,15 @@ import shutil
 import tempfile
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ground.errors import BadInputError, UnsupportedConfigError, UnsupportedModelError
+from ground import limits
+from ground.errors import (BadInputError, UnsupportedConfigError, UnsupportedModelError, from_os_error,
+                                     out_of_memory)
 
 from ..ir import CompileFacts, SourceGraph, SourceLayer, TensorInfo
 
@@ -65,11 +68,16 @@ def load_keras(path: Path, *, allow_unsafe: bool = False):
         raise BadInputError(f"'{path.suffix}' is not a Keras model file suffix ({', '.join(KERAS_SUFFIXES)})",
                             where=where, fix="pass a .keras or .h5 file saved with model.save(...)")
     config = _read_config(path)
-    unsafe = sorted(set(_code_carriers(config)))
+    unsafe = sorted(set(_code_carriers(config, where)))
     if unsafe and not allow_unsafe:
         raise UnsupportedModelError(
             "the model carries Python code that loading would run: " + ", ".join(unsafe), where=where,
             fix=UNSAFE_FIX)
+    unknown = _unknown_classes(config)
+    if unknown and not allow_unsafe:
+        raise UnsupportedModelError(
+            "the model uses layer classes that are not Keras' own (custom layers, whose code loading would need): "
+            + ", ".join(unknown), where=where, fix=UNSAFE_FIX)
     import keras
 
     # legacy HDF5 files are loaded uncompiled (Keras 3 cannot rebuild some of their metrics); their
@@ -84,10 +92,16 @@ def load_keras(path: Path, *, allow_unsafe: bool = False):
             if legacy is not None:
                 path = _with_config(path, legacy, Path(tmp))
             return keras.saving.load_model(path, safe_mode=not allow_unsafe, compile=compile_now)
-    except (ValueError, TypeError, KeyError, OSError, AttributeError, zipfile.BadZipFile) as exc:
+    except MemoryError:
+        raise out_of_memory(f"{where}: Keras loading the model") from None
+    except (ValueError, TypeError, KeyError, OSError, AttributeError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise from_os_error(exc, where=where, doing="cannot read the model") from None
         if "safe_mode" in str(exc) or "Could not locate" in str(exc) or "Unknown" in str(exc):
-            raise UnsupportedModelError(f"Keras could not rebuild the model safely ({first})", where=where,
+            unknown = _unknown_classes(config)
+            named = f"; classes Keras does not know: {', '.join(unknown)}" if unknown else ""
+            raise UnsupportedModelError(f"Keras could not rebuild the model safely ({first}){named}", where=where,
                                         fix=UNSAFE_FIX) from None
         raise BadInputError(f"Keras could not load the model ({first})", where=where,
                             fix="re-save the model with model.save('model.keras') in Keras 3") from None
@@ -133,30 +147,102 @@ def _with_config(path: Path, config: dict, folder: Path) -> Path:
 
 
 def _read_config(path: Path) -> dict:
-    """The model config stored in the file, without building the model."""
+    """The model config stored in the file, without building the model; sizes checked from headers
+    (the zip member's, the HDF5 attribute's) before anything is inflated or read."""
     where = str(path)
+    try:
+        raw = _config_bytes(path, where)
+    except OSError as exc:
+        if exc.errno is not None:
+            raise from_os_error(exc, where=where, doing="cannot read the model") from None
+        kind = "a .keras archive" if path.suffix.lower() == ".keras" else "an HDF5 file"
+        raise BadInputError(f"not {kind}, or a truncated/corrupt one ({exc})", where=where,
+                            fix="re-save or re-download the model") from None
+    try:
+        config = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except RecursionError:
+        raise BadInputError(f"the model config is nested too deeply (more than {limits.MAX_NESTING} levels) to be "
+                            "a Keras model", where=where, fix="re-save the model with model.save('model.keras')"
+                            ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"the model config is not valid JSON ({exc})", where=where,
+                            fix="re-save or re-download the model") from None
+    if not isinstance(config, dict):
+        raise BadInputError("the model config is not a JSON object", where=where,
+                            fix="re-save the model with model.save('model.keras')")
+    _check_nesting(config, where)
+    return config
+
+
+def _config_bytes(path: Path, where: str) -> bytes | str:
     if path.suffix.lower() == ".keras":
         try:
             with zipfile.ZipFile(path) as zf:
-                if "config.json" not in zf.namelist():
+                infos = {i.filename: i for i in zf.infolist()}
+                if "config.json" not in infos:
                     raise BadInputError("the archive holds no config.json: not a Keras 3 model file",
                                         where=where, fix="save the model with model.save('model.keras')")
-                return json.loads(zf.read("config.json"))
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+                limits.check_bytes(infos["config.json"].file_size, "the archive's config.json",
+                                   where=where, limit=limits.max_config_bytes())
+                limits.check_bytes(sum(i.file_size for i in infos.values()), "inflating the archive", where=where)
+                with zf.open(infos["config.json"]) as fh:   # the reader stops at the header's size
+                    return fh.read(limits.max_config_bytes() + 1)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
+                NotImplementedError) as exc:
             raise BadInputError(f"not a .keras archive, or a truncated/corrupt one ({exc})", where=where,
                                 fix="re-save or re-download the model") from None
     import h5py
 
-    try:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-    except OSError as exc:
-        raise BadInputError(f"not an HDF5 file, or a truncated/corrupt one ({exc})", where=where,
-                            fix="re-save or re-download the model") from None
-    if raw is None:
-        raise BadInputError("the HDF5 file holds weights only, no model", where=where,
-                            fix="save the whole model with model.save('model.keras')")
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    with h5py.File(path, "r") as f:
+        if "model_config" not in f.attrs:
+            raise BadInputError("the HDF5 file holds weights only, no model", where=where,
+                                fix="save the whole model with model.save('model.keras')")
+        limits.check_bytes(f.attrs.get_id("model_config").get_storage_size(), "the HDF5 model_config", where=where,
+                           limit=limits.max_config_bytes())
+        return f.attrs["model_config"]
+
+
+def _check_nesting(config: Any, where: str) -> None:
+    """Refuse a config nested deeper than :data:`limits.MAX_NESTING` (walked without recursion)."""
+    stack = [(config, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_NESTING:
+            raise BadInputError(f"the model config is nested more than {limits.MAX_NESTING} levels deep",
+                                where=where, fix="re-save the model with model.save('model.keras')")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _unknown_classes(config: Any) -> list[str]:
+    """Layer classes of the config (entries of its 'layers' lists) that neither Keras nor a registration
+    knows, each named with its layer."""
+    import keras
+
+    found = []
+    for node in _nodes(config):
+        for layer in node.get("layers") or [] if isinstance(node.get("layers"), list) else []:
+            if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
+                continue
+            cls = layer["class_name"]
+            known = hasattr(keras.layers, cls) or cls in ("Functional", "Sequential", "Model") \
+                or keras.saving.get_registered_object(layer.get("registered_name") or cls) is not None
+            if not known:
+                cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+                found.append(f"'{cls}' (layer '{cfg.get('name', '?')}')")
+    return sorted(set(found))
+
+
+def _nodes(config: Any):
+    """Every dict in a config, without recursion."""
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _h5_compile_facts(path: Path) -> CompileFacts | None:
@@ -208,31 +294,27 @@ def _keras_function(name: Any) -> bool:
     return False
 
 
-def _code_carriers(node: Any) -> list[str]:
+def _code_carriers(config: Any, where: str = "") -> list[str]:
     """Names of the config's objects that carry code: Lambda layers, custom (registered) classes."""
     found: list[str] = []
-    if isinstance(node, dict):
+    for node in _nodes(config):
         cls = node.get("class_name")
         cfg = node.get("config")
-        if isinstance(cls, str):
-            name = cfg.get("name", "?") if isinstance(cfg, dict) else "?"
-            module = node.get("module")
-            if cls == "Lambda":
-                found.append(f"Lambda layer '{name}'")
-            elif cls == "__lambda__":
-                found.append("a Python lambda")
-            elif module == "builtins" and cls == "function":
-                if not _keras_function(cfg):
-                    found.append(f"function '{cfg}' (not one of Keras' own)")
-            elif node.get("registered_name") and module is not None and not str(module).startswith("keras"):
-                found.append(f"custom {cls} '{name}' ({node['registered_name']})")
-            elif module is not None and not str(module).startswith(("keras", "builtins")):
-                found.append(f"custom {cls} '{name}' (module {module})")
-        for value in node.values():
-            found += _code_carriers(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += _code_carriers(value)
+        if not isinstance(cls, str):
+            continue
+        name = cfg.get("name", "?") if isinstance(cfg, dict) else "?"
+        module = node.get("module")
+        if cls == "Lambda":
+            found.append(f"Lambda layer '{name}'")
+        elif cls == "__lambda__":
+            found.append("a Python lambda")
+        elif module == "builtins" and cls == "function":
+            if not _keras_function(cfg):
+                found.append(f"function '{cfg}' (not one of Keras' own)")
+        elif node.get("registered_name") and module is not None and not str(module).startswith("keras"):
+            found.append(f"custom {cls} '{name}' ({node['registered_name']})")
+        elif module is not None and not str(module).startswith(("keras", "builtins")):
+            found.append(f"custom {cls} '{name}' (module {module})")
     return found
 
 

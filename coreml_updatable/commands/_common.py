@@ -54,21 +54,95 @@ def data_source(args) -> str:
 def progress_wanted(args) -> bool:
     """Progress bars / per-epoch lines unless --no-progress or --quiet."""
     return not (getattr(args, "no_progress", False) or getattr(args, "quiet", False))
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+
+
+def whole(lo: int, hi: int):
+    """An argparse type: a whole number in [lo, hi] (Core ML stores these as 64-bit integers)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give a whole number from {lo} to {hi}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def real(text: str) -> float:
+    """An argparse type: a finite real number."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
+EPOCHS = whole(1, INT32_MAX)
+BATCH_SIZE = whole(1, INT32_MAX)
+SEED = whole(0, INT64_MAX)
+COUNT = whole(1, INT64_MAX)
 
 
 def add_hyperparameters(group, *, epochs_and_batch: bool = True) -> None:
     """--learning-rate, --momentum, --beta1, --beta2, --eps, --shuffle/--no-shuffle, --seed
     (and --epochs, --batch-size unless the command defines them itself)."""
     if epochs_and_batch:
-        group.add_argument("--epochs", type=int)
-        group.add_argument("--batch-size", type=int)
-    group.add_argument("--learning-rate", type=float)
-    group.add_argument("--momentum", type=float, help="SGD only")
-    group.add_argument("--beta1", type=float, help="Adam only")
-    group.add_argument("--beta2", type=float, help="Adam only")
-    group.add_argument("--eps", type=float, help="Adam only")
+        group.add_argument("--epochs", type=EPOCHS)
+        group.add_argument("--batch-size", type=BATCH_SIZE)
+    group.add_argument("--learning-rate", type=real)
+    group.add_argument("--momentum", type=real, help="SGD only")
+    group.add_argument("--beta1", type=real, help="Adam only")
+    group.add_argument("--beta2", type=real, help="Adam only")
+    group.add_argument("--eps", type=real, help="Adam only")
     group.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=None)
-    group.add_argument("--seed", type=int)
+    group.add_argument("--seed", type=SEED)
+
+
+def add_nonfinite(parser) -> None:
+    parser.add_argument("--allow-nonfinite", action="store_true",
+                        help="run on data holding NaN or infinite values (refused by default)")
+
+
+def load_model(path):
+    """An emulator model from ``path``, its declared inputs checked against the size limit and its
+    structure against Core ML's rules before anything is allocated or run."""
+    import emulator
+
+    return emulator.load(path)
+
+
+def check_data(x, what: str, args, feature=None, model=None) -> None:
+    """Numbers only, not empty, NaN / inf refused (unless --allow-nonfinite); 0-255 data for a model
+    that takes no pixel scaling of its own warned."""
+    import data_loading as data
+
+    data.check_values(x, what, allow_nonfinite=getattr(args, "allow_nonfinite", False))
+    if model is not None and feature is not None:
+        warn_pixel_range(x, what, model, feature)
+
+
+def warn_pixel_range(x, what: str, model, feature) -> None:
+    """Warn when ``x`` looks like 0-255 pixels fed to an array input with no scaling of its own."""
+    import logging
+
+    import numpy as np
+
+    if feature.name in model.network.preprocess or x.size == 0 or x.dtype.kind not in "uif":
+        return
+    top = float(np.max(x)) if x.dtype.kind != "f" else float(np.nanmax(np.where(np.isfinite(x), x, np.nan)))
+    if top > 1.5 and top <= 255 and float(np.nanmin(x)) >= 0 and (x.dtype.kind in "ui" or np.all(np.mod(x, 1) == 0)):
+        logging.getLogger("coreml_updatable").warning(
+            "%s holds whole numbers up to %g (0-255 pixels?), but input '%s' has no image scaling of its own and "
+            "models trained on images usually take values in [0, 1] (as this project's data loaders give them); "
+            "divide by 255 if the model was trained that way", what, top, feature.name)
 
 
 def add_training_overrides(parser) -> None:
@@ -93,3 +167,17 @@ def overrides_from(args) -> dict:
     from ground.update_params import OVERRIDES
 
     return {k: getattr(args, k) for k in OVERRIDES}
+
+
+def check_labels(model, feature, labels, what: str) -> None:
+    """Class indices in [0, K) for the model's K output classes (as ``train`` checks its targets)."""
+    import math
+
+    from emulator.model import first_tensor_output
+
+    name = first_tensor_output(model)
+    blob = model.probability_blob() if model.class_labels is not None else name
+    classes = math.prod(model.network.blob_shapes(model.input_shapes, [blob])[blob])
+    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+        raise BadInputError(f"{what} holds class indices in [{labels.min()}, {labels.max()}] but the model has "
+                            f"{classes} classes", fix=f"use labels 0..{classes - 1}, or the data set this model is for")

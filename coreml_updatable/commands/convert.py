@@ -97,7 +97,7 @@ def parse_labels(value: str | None) -> list | None:
         return None
     path = Path(value)
     if path.is_file():
-        labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        labels = _label_lines(path)
     else:
         labels = [v.strip() for v in value.split(",") if v.strip()]
     if not labels:
@@ -130,6 +130,25 @@ def image_inputs_from(args) -> list:
         raise BadInputError(f"--image-bias '{args.image_bias}' is not B or R,G,B numbers",
                             fix="e.g. --image-bias -1 or --image-bias -123.7,-116.3,-103.5") from None
     return [ImageInput.parse(text, args.image_scale, bias) for text in args.image_input]
+
+
+def _label_lines(path: Path) -> list[str]:
+    from ground import limits
+    from ground.errors import from_os_error
+
+    try:
+        limits.check_bytes(path.stat().st_size, "the class-labels file", where=str(path),
+                           limit=limits.max_config_bytes())
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise from_os_error(exc, where=str(path), doing="cannot read the class labels") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"the class-labels file is not UTF-8 text (byte {exc.start}: a binary file?)",
+                            where=str(path), fix="give a text file with one label a line, or a,b,c") from None
+    if "\x00" in text:
+        raise BadInputError("the class-labels file holds NUL bytes (a binary file?)", where=str(path),
+                            fix="give a text file with one label a line, or a,b,c")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _names(value: str | None) -> list[str] | None:

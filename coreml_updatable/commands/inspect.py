@@ -62,7 +62,13 @@ def run(args) -> int:
     from ground import nn_spec as S
     from transforms.summary import format_table, summarize
 
+    from ground import limits
+    from emulator.model import refuse_unrunnable
+
     spec = read_spec(args.model)
+    limits.check_declared_inputs(spec, where=args.model)
+    if S.model_kind(spec) in S.NN_TYPES:
+        refuse_unrunnable(spec)
     base = Path(args.model).parent
     nested = S.model_kind(spec) in S.PIPELINE_TYPES + ("linkedModel",)
     shapes, why = measured_shapes(spec, base) if S.model_kind(spec) in S.NN_TYPES or nested \

@@ -14,6 +14,9 @@ def add_arguments(parser) -> None:
                              "or a PNG/JPEG image; or a folder of images (sorted by name)")
     parser.add_argument("-o", "--output", required=True, help=".npy file for the first output")
     parser.add_argument("--force", action="store_true", help="overwrite the output file")
+    from ._common import add_nonfinite
+
+    add_nonfinite(parser)
 
 
 def run(args) -> int:
@@ -23,15 +26,14 @@ def run(args) -> int:
     import numpy as np
 
     import data_loading as data
-    import emulator
     from emulator.model import first_tensor_output
     from ground.errors import BadInputError
     from ground.spec_io import check_output, write_atomic
 
-    from ._common import image_input
+    from ._common import check_data, image_input, load_model
 
     out = check_output(args.output, [args.model, args.input], force=args.force)
-    model = emulator.load(args.model)
+    model = load_model(args.model)
     feature = image_input(model)
     source = Path(args.input)
     files: list[Path] = []
@@ -44,11 +46,8 @@ def run(args) -> int:
                                 fix=f"pass a folder of {', '.join(data.IMAGE_SUFFIXES)} files")
         x = data.for_coreml(data.read_images(files), feature.shape, image=feature.kind == "image")
     else:
-        try:
-            x = np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise BadInputError(f"cannot read the input as .npy ({exc})", where=args.input,
-                                fix="save the batch with numpy.save, or pass image files") from None
+        x = data.load_array(args.input, "the input batch")
+    check_data(x, "the input batch", args, feature, model)
     name = first_tensor_output(model)
     y = model.predict({feature.name: x})[name]
     buffer = io.BytesIO()

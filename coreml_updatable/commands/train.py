@@ -3,34 +3,42 @@ from __future__ import annotations
 
 import json
 
-from ._common import (add_data_argument, add_training_overrides, class_target, data_source, image_input,
-                      overrides_from, progress_wanted)
+from ._common import (COUNT, add_data_argument, add_nonfinite, add_training_overrides, check_data, class_target,
+                      data_source, image_input, load_model, overrides_from, progress_wanted)
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="an updatable .mlmodel")
     add_data_argument(parser)
     parser.add_argument("-o", "--output", required=True, help="where to write the updated .mlmodel")
-    parser.add_argument("--limit", type=int, help="train on the first N training images only")
+    parser.add_argument("--limit", type=COUNT, help="train on the first N training images only")
     parser.add_argument("--force", action="store_true", help="overwrite the output file")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (on a terminal) or per-epoch lines (elsewhere) on stderr")
     parser.add_argument("--json", action="store_true",
                         help="print a JSON summary instead of text (with every epoch's loss and the conventions)")
+    add_nonfinite(parser)
     add_training_overrides(parser)
 
 
 def run(args) -> int:
-    import emulator
     import data_loading as data
+    from ground.errors import BadInputError
     from ground.spec_io import check_output
 
-    out = check_output(args.output, [args.model], force=args.force)
+    source = data_source(args)
+    out = check_output(args.output, [args.model, *data.source_files(source)], force=args.force)
 
-    model = emulator.load(args.model)
+    model = load_model(args.model)
+    if not model.is_updatable:
+        raise BadInputError("the model is not updatable (isUpdatable is false): Core ML will not train it",
+                            where=args.model, fix="convert the source model with 'coreml-updatable convert', "
+                                                  "which marks layers updatable and attaches a loss")
     feature = image_input(model)
     target = class_target(model)
-    ds = data.load(data_source(args)).limit(args.limit)
+    ds = data.load(source).limit(args.limit)
+    for split, images in (("x_train", ds.x_train), ("x_test", ds.x_test)):
+        check_data(images, f"{split} of {ds.source}", args)
     x = data.for_coreml(ds.x_train, feature.shape, image=feature.kind == "image")
     result = model.update({feature.name: x, target: targets(model, ds, ds.y_train)}, progress=progress_wanted(args),
                           **overrides_from(args))

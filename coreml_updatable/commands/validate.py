@@ -19,10 +19,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ground.spec_io import read_spec
+    from ground import limits
     from ground.rules import violations
+    from ground.spec_io import read_spec
 
     spec = read_spec(args.model)
+    limits.check_declared_inputs(spec, where=args.model)   # what a device would have to allocate
     found = violations(spec)
     updatable = bool(spec.isUpdatable)
     status = "broken" if found else ("valid" if updatable else "not_updatable")

@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import (DATA_HELP, add_data_argument, add_hyperparameters, add_input_shape, data_source,
-                      input_shapes_from, progress_wanted)
+from ._common import (BATCH_SIZE, COUNT, DATA_HELP, EPOCHS, add_data_argument, add_hyperparameters, add_input_shape,
+                      data_source, input_shapes_from, progress_wanted)
 from .convert import add_image_options, image_inputs_from, parse_labels
 
 
@@ -21,9 +21,9 @@ def add_arguments(parser) -> None:
                              "(without it, only the forward pass is checked, against onnxruntime)")
     add_input_shape(parser)
     add_data_argument(parser, DATA_HELP + "; or keras:mnist / keras:fashion_mnist")
-    parser.add_argument("--epochs", type=int, help="epochs of the run (and the converted model's default)")
-    parser.add_argument("--batch-size", type=int, help="mini-batch size (and the converted model's default)")
-    parser.add_argument("--limit", type=int, help="train on the first N training images only")
+    parser.add_argument("--epochs", type=EPOCHS, help="epochs of the run (and the converted model's default)")
+    parser.add_argument("--batch-size", type=BATCH_SIZE, help="mini-batch size (and the converted model's default)")
+    parser.add_argument("--limit", type=COUNT, help="train on the first N training images only")
     parser.add_argument("--report", metavar="DIR", help="write report.json and parity.png into DIR")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars (on a terminal) or per-epoch lines (elsewhere) on stderr")
@@ -58,12 +58,20 @@ def options_from(args):
 
 
 def run(args) -> int:
+    import data_loading as data
+    from ground.spec_io import check_folder, check_output
     from parity import ForwardFigures, verify
 
+    source = data_source(args)
+    if args.report:        # checked before the runs, not after them
+        check_folder(args.report, create=True)
+        inputs = [args.source, *([args.reference] if args.reference else []), *data.source_files(source)]
+        for name in ("report.json", "parity.png") if Path(args.report).is_dir() else ():
+            check_output(Path(args.report) / name, inputs, force=True)
     if args.personalize or args.embedding:
         report = _personalized(args)
     else:
-        report = verify(args.source, data_source(args), options=options_from(args), epochs=args.epochs,
+        report = verify(args.source, source, options=options_from(args), epochs=args.epochs,
                         batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
                         progress=progress_wanted(args), reference=args.reference,
                         input_shapes=input_shapes_from(args))

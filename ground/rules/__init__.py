@@ -79,3 +79,8 @@ def pass_structure(spec: Any) -> list[RuleViolation]:
                                      fix="give every layer a distinct name"))
         seen.add(layer.name)
     return out
+
+
+def structure_violations(spec: Any) -> list[RuleViolation]:
+    """The inference-level rules Core ML checks before it runs a NeuralNetwork (rule 4), for runtimes."""
+    return G.structure(spec) if S.model_kind(spec) in S.NN_TYPES else []

@@ -48,7 +48,7 @@ def test_output_same_as_source_is_refused(tmp_path, capsys):
     shutil.copy(SRC, src)
     before = src.read_bytes()
     assert main(["convert", str(src), "-o", str(src), "--force"]) == 2
-    assert "output path is the source model" in capsys.readouterr().err
+    assert "the output path is an input of this command" in capsys.readouterr().err
     assert src.read_bytes() == before
 
 

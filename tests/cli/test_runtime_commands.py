@@ -106,7 +106,7 @@ def test_existing_output_and_same_file_are_refused(lenet, tmp_path):
     proc = cli("train", lenet, "--data", MNIST, "-o", out, check_rc=2)
     assert "the output file exists" in proc.stderr and out.read_bytes() == b"keep me"
     proc = cli("train", lenet, "--data", MNIST, "-o", lenet, "--force", check_rc=2)
-    assert "the output path is the source model file" in proc.stderr
+    assert "the output path is an input of this command" in proc.stderr
 
 
 @pytest.mark.parametrize("content, message", [(b"", "the file is empty"), (b"\x0a\xff\xff", "not a Core ML model")])

@@ -95,7 +95,7 @@ def test_save_refusals_and_force(tmp_path):
         result.save(out)
     result.save(out, force=True)
     assert out.read_bytes() == first
-    with pytest.raises(BadInputError, match="output path is the source model"):
+    with pytest.raises(BadInputError, match="the output path is an input of this command"):
         result.save(FIXTURES / "branches.keras", force=True)
     with pytest.raises(BadInputError, match="output folder does not exist"):
         result.save(tmp_path / "nope" / "m.mlmodel")
