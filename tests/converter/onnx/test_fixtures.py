@@ -129,3 +129,25 @@ def test_torch_export_on_the_fly(tmp_path):
     spec, _, graph = to_inference_spec(str(path))
     x = np.random.RandomState(1).normal(size=(5, 2, 8, 8)).astype(np.float32)
     assert forward_parity(path, spec, graph, x).max_abs <= 1e-5
+
+
+# The default policy ('trainable': ONNX has no trainable flags, so the convolution/innerProduct layers the
+# loss reaches through layers Core ML back-propagates through), pinned per fixture.
+DEFAULT_UPDATABLE = {
+    "lenet_keras": ["lenet_1/conv1_1/convolution", "lenet_1/conv2_1/convolution", "lenet_1/dense1_1/MatMul",
+                    "lenet_1/probs_1/MatMul"],
+    "small_tf2onnx": ["small_1/conv1_1/BiasAdd", "small_1/conv2_1/BiasAdd", "small_1/dense1_1/MatMul",
+                      "small_1/probs_1/MatMul"],
+    "torch_mlp": ["/5/Gemm"],          # Clip and LeakyRelu do not back-propagate in Core ML
+    "torch_resnet": ["/8/Gemm"],       # the residual Add does not back-propagate in Core ML
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_UPDATABLE))
+def test_fixture_default_updatable_layers(name):
+    from converter.convert import convert
+
+    result = convert(str(FIX / f"{name}.onnx"))
+    layers = result.spec.neuralNetwork.layers
+    assert [layer.name for layer in layers if layer.isUpdatable] == DEFAULT_UPDATABLE[name]
+    assert sorted(result.facts.trainable_layers) == sorted(DEFAULT_UPDATABLE[name])
