@@ -59,6 +59,7 @@ def to_inference_spec(graph: SourceGraph, *, registry: Registry = KERAS,
         for name in out_names:
             _array_feature(spec.description.output.add(), name, ctx.blob_shapes[name])
     ctx.facts.blob_shapes = dict(ctx.blob_shapes)
+    ctx.facts.trainable_flags = graph.trainable_flags
     _compile_facts(ctx.facts, graph, report)
     return spec, ctx.facts
 

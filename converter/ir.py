@@ -33,7 +33,7 @@ class SourceLayer:
     outputs: list[str] = field(default_factory=list)
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)   # no batch axis
     output_shapes: list[tuple[int, ...]] = field(default_factory=list)
-    trainable: bool = True                      # the source's own flag (Keras); True for ONNX
+    trainable: bool = True                      # the source's own flag (Keras); ONNX: the layer has weights
 
 
 @dataclass
@@ -59,3 +59,4 @@ class SourceGraph:
     compile: CompileFacts | None = None
     origin: str = ""                            # e.g. the file path, for metadata and messages
     framework: str = "keras"                    # 'keras' | 'onnx'
+    trainable_flags: bool = True                # False: the source has none (ONNX), see SourceFacts

@@ -38,7 +38,7 @@ def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
     if blob not in prod:
         raise BadInputError(f"output '{blob}' is not produced by any layer, so no loss can be attached to it",
                             where=f"output '{blob}'", fix="attach the loss to a layer output")
-    producer = "softmax" if _log_over_softmax(nn, blob) is not None else S.kind(nn.layers[prod[blob]])
+    producer = "softmax" if log_over_softmax(nn, blob) is not None else S.kind(nn.layers[prod[blob]])
     loss = _loss_kind(opts, facts, producer)
     if nn.updateParams.lossLayers or desc.trainingInput:
         ctx.report.add(stage=NAME, action="note", subject="loss", reason="the existing loss and training inputs "
@@ -156,7 +156,7 @@ def _prepare_cce(spec: Any, nn: Any, blob: str, feature: Any, ctx: Any) -> None:
                           "gives probabilities")
 
 
-def _log_over_softmax(nn: Any, blob: str) -> tuple[int, int] | None:
+def log_over_softmax(nn: Any, blob: str) -> tuple[int, int] | None:
     """(log layer, softmax layer) indices when ``blob`` is log(softmax(x)) (a LogSoftmax output), else None."""
     prod = S.producers(nn)
     log = nn.layers[prod[blob]] if blob in prod else None
@@ -175,7 +175,7 @@ def _drop_log_after_softmax(nn: Any, blob: str, ctx: Any) -> None:
     Cross-entropy on softmax probabilities is exactly the negative log-likelihood of the log-softmax, so
     training is unchanged; Core ML's cross-entropy reads probabilities, and a log layer would block it.
     """
-    found = _log_over_softmax(nn, blob)
+    found = log_over_softmax(nn, blob)
     if found is None:
         return
     log_index, softmax_index = found

@@ -7,8 +7,9 @@ from ground import nn_spec as S
 from ground import weight_params as WP
 from ground.errors import UnsupportedConfigError
 from ground.protos import Model_pb2
-from ground.rules.graph import COREMLTOOLS_FP16, NO_UPDATABLE_LAYER
+from ground.rules.graph import COREMLTOOLS_FP16, NO_UPDATABLE_LAYER, backprop_reach
 
+from .attach_loss import log_over_softmax
 from .context import PassContext
 from .updatable_policy import Candidate, select
 
@@ -28,7 +29,9 @@ def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
         spec.isUpdatable = true, specificationVersion >= 4
         innerProduct d2: isUpdatable, weights.isUpdatable, bias.isUpdatable = true; others cleared
 
-    Policies: 'trainable' (source-trainable convolution/innerProduct layers), 'all', 'last:N' (N layers
+    Policies: 'trainable' (source-trainable convolution/innerProduct layers; for a source without trainable
+    flags (ONNX), those the loss reaches through layers Core ML back-propagates through, judged on this spec
+    after ``flatten_for_dense`` with ``ground.rules``), 'all', 'last:N' (N layers
     counted from the output), 'NAME,NAME' (Core ML or source layer names), 're:PATTERN' (regex searched in
     Core ML and source names of convolution/innerProduct layers).
     """
@@ -38,7 +41,7 @@ def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
         raise UnsupportedConfigError(
             COREMLTOOLS_FP16 + f" Layers with float16 weights: {', '.join(fp16)}", where="the model",
             fix="convert with float32 weights (no float16 compression) for an updatable model")
-    chosen = _select(nn, ctx)
+    chosen = _select(spec, nn, ctx)
     if not chosen:
         raise UnsupportedConfigError(
             NO_UPDATABLE_LAYER.rstrip(".") + f" (policy '{ctx.options.updatable}' selected no layer)",
@@ -63,11 +66,11 @@ def run(spec: Model_pb2.Model, ctx: PassContext) -> None:
                        reason=f"trainable in the source but frozen: Core ML cannot update {S.kind(by_name[name])} layers")
 
 
-def _select(nn: Any, ctx: PassContext) -> list[str]:
+def _select(spec: Model_pb2.Model, nn: Any, ctx: PassContext) -> list[str]:
     """Core ML layer names chosen by the policy, in spec order."""
     source_of = ctx.facts.source_layer_of
-    candidates = [Candidate(layer.name, (layer.name, source_of.get(layer.name, "")),
-                            layer.name in ctx.facts.trainable_layers)
+    trainable = _trainable(spec, nn, ctx)
+    candidates = [Candidate(layer.name, (layer.name, source_of.get(layer.name, "")), layer.name in trainable)
                   for layer in nn.layers if S.kind(layer) in S.UPDATABLE_TYPES]
     others: dict[str, str] = {}
     for layer in nn.layers:
@@ -76,6 +79,26 @@ def _select(nn: Any, ctx: PassContext) -> list[str]:
             if source_of.get(layer.name):
                 others.setdefault(source_of[layer.name], S.kind(layer))
     return select(ctx.options.updatable, candidates, others=others)
+
+
+def _trainable(spec: Model_pb2.Model, nn: Any, ctx: PassContext) -> set[str]:
+    """The layers policy 'trainable' may take: the source's trainable layers; without trainable flags in the
+    source, only those the loss will reach through back-propagating layers (the loss goes on a model
+    output; a log-softmax output becomes the softmax, as ``attach_loss`` does)."""
+    trainable = set(ctx.facts.trainable_layers)
+    if ctx.facts.trainable_flags:
+        return trainable
+    heads = []
+    for blob in S.network_output_blobs(spec):
+        found = log_over_softmax(nn, blob)
+        heads.append(nn.layers[found[1]].output[0] if found else blob)
+    reached = backprop_reach(nn, heads)
+    if ctx.options.updatable.strip() == "trainable":
+        for name in sorted(trainable - reached):
+            ctx.report.add(stage=NAME, action="note", subject=name,
+                           reason="frozen by policy 'trainable': the loss does not reach it through layers Core ML "
+                                  "back-propagates through")
+    return trainable & reached
 
 
 def _check_capable(layer: Any, ctx: Any) -> None:

@@ -37,6 +37,9 @@ class SourceFacts:
     """What the front end knows that the passes need, with Core ML layer names (never Keras objects)."""
 
     trainable_layers: set[str] = field(default_factory=set)   # Core ML layers whose source was trainable
+    # False when the source has no trainable flags (ONNX): policy 'trainable' then takes those of
+    # trainable_layers the loss reaches through layers Core ML back-propagates through (mark_updatable)
+    trainable_flags: bool = True
     updatable_candidates_order: list[str] = field(default_factory=list)  # conv/innerProduct, input->output
     source_layer_of: dict[str, str] = field(default_factory=dict)        # Core ML layer -> source layer name
     blob_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # Core ML blob -> (C,H,W) or (C,)

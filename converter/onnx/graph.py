@@ -1,5 +1,8 @@
-"""Describe a folded ONNX graph as :class:`SourceLayer` s: layouts of the inputs, MatMul+Add fusion,
-and which weighted layers the default 'trainable' policy makes updatable (ONNX has no trainable flag)."""
+"""Describe a folded ONNX graph as :class:`SourceLayer` s: layouts of the inputs, MatMul+Add fusion.
+
+ONNX has no trainable flags: every weighted layer counts as trainable, and the graph says it has no flags,
+so that the ``mark_updatable`` pass narrows the default policy on the Core ML spec, with Core ML's own
+back-propagation rule (``ground.rules``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,10 +19,7 @@ from .shapes import OPTION, graph_inputs
 
 NHWC = (1, 2, 0)          # an (H, W, C) ONNX tensor in a (C, H, W) blob
 WEIGHTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-BACKPROP = WEIGHTED + ("Relu", "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool",
-                       "GlobalMaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
-                       "BatchNormalization", "Dropout", "Identity", "OnnxInput", "OnnxOutput")
-"""Ops whose Core ML layers pass gradients back (layout-only ops vanish or become a flatten)."""
+"""Ops with weights: the layers ONNX counts as trainable."""
 
 
 def build_graph(model: Any, nodes: list, consts: dict[str, np.ndarray], shapes: dict[str, tuple],
@@ -62,10 +62,10 @@ def build_graph(model: Any, nodes: list, consts: dict[str, np.ndarray], shapes: 
         shape = _features(shapes, name, f"output '{name}'")
         layers.append(SourceLayer(f"{name}__output", "OnnxOutput", {}, inputs=[renamed.get(name, name)], input_shapes=[shape],
                                   outputs=[name], output_shapes=[shape]))
-    _mark_trainable(layers, set(outputs) | set(inner_outputs))
     graph_outputs = [TensorInfo(n, _features(shapes, n, f"output '{n}'")) for n in outputs]
     return SourceGraph(name=model.graph.name or "onnx_model", layers=layers, inputs=inputs,
-                       outputs=graph_outputs, channels_last=False, compile=None, origin=origin, framework="onnx")
+                       outputs=graph_outputs, channels_last=False, compile=None, origin=origin, framework="onnx",
+                       trainable_flags=False)
 
 
 def inner(output: str) -> str:
@@ -119,7 +119,8 @@ def _layer(node: Any, name: str, consts: dict, shapes: dict, opset: int | None) 
     if node.op_type in ("Dropout", "MaxPool", "BatchNormalization"):
         outs = outs[:1]                # masks, indices, running stats: not computed at inference
     return SourceLayer(name, node.op_type, cfg, weights, dyn, outs,
-                       [_features(shapes, t, where) for t in dyn], [_features(shapes, t, where) for t in outs])
+                       [_features(shapes, t, where) for t in dyn], [_features(shapes, t, where) for t in outs],
+                       trainable=node.op_type in WEIGHTED)
 
 
 def _bias_add(node: Any, consumers: dict, consts: dict, outputs: list[str]) -> Any | None:
@@ -154,15 +155,3 @@ def _to_nchw(node: Any, shape: tuple[int, ...], consts: dict) -> bool:
         target = [int(v) for v in consts[node.input[1]]]
         return len(target) == 4 and target[1:] == [1, h, w]
     return False
-
-
-def _mark_trainable(layers: list[SourceLayer], outputs: set[str]) -> None:
-    """Weighted layers are 'trainable' when the output reaches them through back-propagating layers only."""
-    reach = set(outputs)
-    for layer in reversed(layers):
-        reached = any(t in reach for t in layer.outputs) or (layer.kind == "OnnxOutput")
-        # a softmax (or log-softmax, which attach_loss turns into one) feeding the output sits under the loss
-        passes = layer.kind in BACKPROP or (layer.kind in ("Softmax", "LogSoftmax") and set(layer.outputs) <= outputs)
-        layer.trainable = layer.kind in WEIGHTED and reached and passes
-        if reached and passes:
-            reach.update(layer.inputs)

@@ -211,6 +211,24 @@ def backprop(spec: Any) -> list[RuleViolation]:
     return out
 
 
+def backprop_reach(nn: Any, loss_inputs: list[str]) -> set[str]:
+    """Names of the layers whose outputs gradients from ``loss_inputs`` reach through layers that support
+    back-propagation only: the layers rule 10 lets be updatable for a loss on those blobs.
+
+    A softmax producing a loss input is let through, as :func:`backprop` does under a categorical
+    cross-entropy loss. Layers are walked from the output back, in spec order.
+    """
+    reach, out = set(loss_inputs), set()
+    for layer in reversed(nn.layers):
+        if not any(b in reach for b in layer.output):
+            continue
+        loss_softmax = S.kind(layer) == "softmax" and any(b in loss_inputs for b in layer.output)
+        if supports_backprop(layer) or loss_softmax:
+            out.add(layer.name)
+            reach.update(layer.input)
+    return out
+
+
 def backprop_path(spec: Any) -> set[str]:
     """Names of the layers gradients flow through: ancestors of a loss input that lie on or after an updatable layer."""
     nn = S.nn_of(spec)

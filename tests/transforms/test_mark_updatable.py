@@ -48,6 +48,20 @@ def test_trainable_uses_facts_and_notes_frozen_types():
     assert any(e.action == "note" and e.subject == "relu3" for e in report.entries)
 
 
+
+@pytest.mark.parametrize("flags, act, expected", [
+    (True, "LEAKYRELU", ["h", "out"]),      # the source's own flags decide
+    (False, "LEAKYRELU", ["out"]),          # no flags (ONNX): leaky ReLU does not back-propagate in Core ML
+    (False, "RELU", ["h", "out"]),
+])
+def test_trainable_without_source_flags_follows_backprop(flags, act, expected):
+    facts = SourceFacts(trainable_layers={"h", "out"}, trainable_flags=flags)
+    spec, report, _ = mark("trainable", spec=mlp_builder(hidden_act=act).spec, facts=facts)
+    assert marked(spec) == expected
+    frozen = [e.subject for e in report.entries if "frozen by policy 'trainable'" in e.reason]
+    assert frozen == (["h"] if expected == ["out"] else [])
+
+
 def test_source_layer_names():
     facts = lenet_facts(source_layer_of={"dense2": "keras_dense_2", "sm": "keras_dense_2"})
     spec, _, _ = mark("keras_dense_2", facts=facts)

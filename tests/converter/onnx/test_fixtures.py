@@ -150,4 +150,7 @@ def test_fixture_default_updatable_layers(name):
     result = convert(str(FIX / f"{name}.onnx"))
     layers = result.spec.neuralNetwork.layers
     assert [layer.name for layer in layers if layer.isUpdatable] == DEFAULT_UPDATABLE[name]
-    assert sorted(result.facts.trainable_layers) == sorted(DEFAULT_UPDATABLE[name])
+    weighted = [layer.name for layer in layers if layer.WhichOneof("layer") in ("convolution", "innerProduct")]
+    assert sorted(result.facts.trainable_layers) == sorted(weighted)      # ONNX: every weighted layer
+    frozen = {e.subject for e in result.report.entries if e.stage == "mark_updatable" and "frozen by policy" in e.reason}
+    assert frozen == set(weighted) - set(DEFAULT_UPDATABLE[name])

@@ -272,3 +272,15 @@ def test_check_lists_every_violation():
     spec.neuralNetwork.updateParams.ClearField("epochs")
     with pytest.raises(ValidationError, match=r"breaks 2 Core ML rule\(s\):\n  - \[rule 1\].*\n  - \[rule 17\]"):
         check(spec)
+
+
+@pytest.mark.parametrize("act,softmax,reached", [
+    ("RELU", True, {"h", "act", "out", "sm"}),          # ReLU back-propagates; the loss's softmax passes
+    ("RELU", False, {"h", "act", "out"}),
+    ("LEAKYRELU", True, {"out", "sm"}),                 # leaky ReLU does not: 'h' is out of reach
+])
+def test_backprop_reach(act, softmax, reached):
+    from ground.rules.graph import backprop_reach
+
+    spec = mlp_builder(softmax=softmax, hidden_act=act).spec
+    assert backprop_reach(spec.neuralNetwork, ["probs" if softmax else "y"]) == reached
