@@ -19,7 +19,6 @@ from transforms.validate import violations
 from fixtures import coreml_models as ctmodels
 
 ROOT = Path(__file__).resolve().parents[3]
-MNIST = ROOT.parent / "shared" / "data" / "mnist" / "mnist.npz"
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +74,9 @@ def test_lenet_is_rewritten_validated_and_predicts_as_the_original(lenet):
     assert "coreml_updatable.rewrites" in result.spec.description.metadata.userDefined
 
 
-def test_lenet_trains_above_095_in_one_epoch(lenet):
+def test_lenet_trains_above_095_in_one_epoch(lenet, mnist_path):
     _, _, result = lenet
-    ds = data.load(MNIST)
+    ds = data.load(mnist_path)
     model = emulator.load(result.spec)
     target = result.spec.description.trainingInput[-1].name
     run = model.update({"x": data.for_coreml(ds.x_train, (1, 28, 28)), target: ds.y_train})
