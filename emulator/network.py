@@ -133,11 +133,42 @@ class Network:
         return {name: {k: tf.constant(v) for k, v in p.items()} for name, p in self.params.items()}
 
 
-        with shapes_must_fit("planning the flatten layouts"):
-            if not rank_n:
-                self.plan = layout_plan.plan(self.layers, protected, self._flatten_input_shapes(input_shapes))
-            for name in self.plan.row_orders:
-                self.params[name] = self.plan.to_backend(name, self.params[name])
+def refusal(layer: Any, rank_n: bool) -> str | None:
+    """Why the engine (rank-N or (N, H, W, C)) cannot run ``layer``, or None."""
+    kind = layer_kind(layer)
+    impl = OPS.get(kind)
+    if impl is None:
+        return "no implementation"
+    if rank_n and nd_forward(kind) is None:
+        return "no implementation for N-dimensional blobs"
+    if not rank_n and kind in R.ND_KINDS:
+        return "a specification-4 layer needs EXACT_ARRAY_MAPPING inputs (Core ML refuses it in a rank-5 network)"
+    if impl.supports is None or (rank_n and kind in RANK_N_OWN_FORMS):
+        return None
+    return impl.supports(layer)
+
+
+def wants_rank_n(nn: Any, input_features: Iterable[Any]) -> bool:
+    """Whether the rank-N engine runs ``nn``: Core ML's N-dimensional semantics are in use, or only it
+    can model the sequence axis that a permute or reshape moves."""
+    if R.wants_rank_n(nn, input_features):
+        return True
+    refused = [layer for layer in nn.layers if refusal(layer, False)]
+    return bool(refused) and all(layer_kind(layer) in RANK_N_OWN_FORMS for layer in refused) \
+        and not any(refusal(layer, True) for layer in nn.layers)
+
+
+@contextlib.contextmanager
+def shapes_must_fit(doing: str):
+    """A model whose declared shapes and weight sizes contradict each other (Core ML refuses it on load)
+    gets one message instead of TensorFlow's or numpy's exception."""
+    try:
+        yield
+    except (tf.errors.InvalidArgumentError, ValueError, IndexError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BadInputError(f"the model's layer shapes and weight sizes do not fit together ({doing}: "
+                            f"{first[:300]})", fix="check the declared input shape and each layer's channel counts "
+                            "and weights; Core ML refuses such a model on load") from None
 
 
 def as_float32(array: np.ndarray, *, name: str) -> np.ndarray:
