@@ -76,3 +76,45 @@ def applicable(loss: str | None = None, optimizer: str | None = None, shuffle: b
 
 CORE_ML = Conventions()
 """The conventions the emulator uses by default: the best evidence of what Core ML does."""
+
+
+@dataclass(frozen=True)
+class KNNConventions:
+    """What Core ML leaves undocumented about its k-Nearest-Neighbors classifier, decided here."""
+
+    update: str = "append"
+    """Training appends the examples to the index in the order given (epochs, shuffle and optimizers play
+    no part); a label not seen before joins the end of the model's label list."""
+
+    inverse_distance: str = "inverse_squared_euclidean"
+    """A neighbor's inverse-distance weight is 1 / d, d the index's distance function (squared Euclidean:
+    1 / ||x - s||^2); when some neighbors lie at distance 0, those alone vote, one vote each."""
+
+    neighbor_ties: str = "first_stored"
+    """Neighbors at equal distance: the example stored first comes first (a stable sort; the kd-tree
+    index returns the same neighbors as the linear one)."""
+
+    vote_ties: str = "nearest"
+    """Labels with equal votes: the one whose neighbor is nearest (first in neighbor order) wins."""
+
+    probabilities: str = "vote_share"
+    """Per-class probabilities: each label's share of the vote (count / k, or weight / total weight).
+    A k above the number of stored examples uses them all; an empty index predicts the default label
+    with no probabilities."""
+
+    def describe(self) -> dict[str, str]:
+        return {k: f"{v} ({KNN_EVIDENCE[k]})" for k, v in asdict(self).items()}
+
+
+KNN_EVIDENCE = {
+    "update": "MLUpdateTask on a k-NN adds the training examples (Apple's UpdatableKNN sample); epochs unused",
+    "inverse_distance": "NearestNeighbors.proto: 'a nearest neighbor with highest sum of (1 / distance) is picked', "
+                        "distance function squared Euclidean; not measured on a device",
+    "neighbor_ties": "undocumented; chosen so linear and kd-tree indexes agree; not measured on a device",
+    "vote_ties": "undocumented; chosen to fall back to the 1-nearest-neighbor answer; not measured on a device",
+    "probabilities": "undocumented (Core ML returns a label -> probability dictionary); the same as "
+                     "scikit-learn's predict_proba",
+}
+
+KNN = KNNConventions()
+"""The k-NN conventions the emulator uses."""

@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from ground.errors import BadInputError
+from ground.errors import BadInputError, UnsupportedModelError
 
 from . import features as F
 from . import training
 from .layers.preprocessing import preprocessors
 from .network import Network
-from ground.spec_io import model_type, read_spec, save_spec
+from ground.spec_io import NEURAL_NETWORK_TYPES, model_type, read_spec, save_spec
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +166,39 @@ class Model:
         save_spec(self.spec, path)
 
 
-def load(source: Any) -> Model:
-    """Load a NeuralNetwork model from a path, bytes, a ``Model`` spec or a coremltools ``MLModel``."""
-    return Model(read_spec(source))
+RUNTIME_TYPES = NEURAL_NETWORK_TYPES + ("kNearestNeighborsClassifier", "pipeline", "pipelineClassifier",
+                                        "pipelineRegressor", "linkedModel")
+
+
+def load(source: Any, *, base_dir: str | os.PathLike | None = None) -> Any:
+    """Load a model from a path, bytes, a ``Model`` spec or a coremltools ``MLModel``.
+
+    NeuralNetwork models give a :class:`Model`, k-NN classifiers a :class:`~emulator.knn.KNNModel`,
+    pipelines a :class:`~emulator.pipeline.PipelineModel`; all have ``predict``, ``update`` and ``save``.
+    Linked models are found relative to ``base_dir`` (default: the folder of the file loaded).
+    """
+    if base_dir is None and isinstance(source, (str, os.PathLike)):
+        base_dir = Path(source).parent
+    return load_spec(read_spec(source), base_dir=Path(base_dir) if base_dir is not None else None)
+
+
+def load_spec(spec: Any, *, base_dir: Path | None = None, depth: int = 0) -> Any:
+    """The runtime model for a spec of any type the runtime handles."""
+    from .knn import KNNModel
+    from .pipeline import PIPELINE_TYPES, build_pipeline, load_linked
+
+    kind = spec.WhichOneof("Type")
+    if kind in NEURAL_NETWORK_TYPES:
+        return Model(spec)
+    if kind == "kNearestNeighborsClassifier":
+        return KNNModel(spec)
+    if kind in PIPELINE_TYPES:
+        return build_pipeline(spec, base_dir, load_spec, depth)
+    if kind == "linkedModel":
+        return load_linked(spec, base_dir, load_spec, depth)
+    raise UnsupportedModelError(
+        f"model type '{kind}' is not supported; the runtime handles {', '.join(RUNTIME_TYPES)}",
+        fix="convert the source model with 'coreml-updatable convert' (ML Programs cannot be updatable)")
 
 
 def first_tensor_output(model: Model) -> str:
