@@ -5,7 +5,9 @@ Numbered as in the project's rules document (Core ML's ``mlmodel/src/Validation/
 :func:`violations` lists every broken rule of any ``.mlmodel`` spec (Core ML itself stops at the first);
 :func:`check` raises :class:`ValidationError` (or :class:`BackpropRuleError` when only the
 back-propagation rule is broken) listing all of them. A model that is not updatable gets only the
-inference-level checks Core ML would run on it; a pipeline gets rule 3 and its sub-models' checks.
+inference-level checks Core ML would run on it; a pipeline gets its own rules (feature types along it,
+which model may be updatable, names, training inputs: :mod:`.pipeline`) and its sub-models' checks; a
+k-NN classifier (:mod:`.knn`) and a linked model get theirs.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from typing import Any
 from ..errors import BackpropRuleError, RuleViolation, ValidationError
 
 from . import graph as G
+from . import knn as K
+from . import pipeline as P
 from . import update as U
 from .. import nn_spec as S
 
@@ -35,39 +39,16 @@ def violations(spec: Any) -> list[RuleViolation]:
                                      where=f"model type '{kind or 'unset'}'",
                                      fix="only NeuralNetwork, k-NN classifier and pipeline models can be updatable"))
     if kind in S.PIPELINE_TYPES:
-        out += _pipeline(spec)
+        out += P.pipeline(spec, violations)
+    elif kind == "kNearestNeighborsClassifier":
+        out += K.knn(spec)
+    elif kind == "linkedModel":
+        out += P.linked_model(spec)
     elif kind in S.NN_TYPES:
         out += G.structure(spec)
         if spec.isUpdatable:
             out += G.layers(spec) + U.loss(spec) + U.update_params(spec) + G.backprop(spec)
             out += U.training_inputs(spec)
-    return out
-
-
-def _pipeline(spec: Any) -> list[RuleViolation]:
-    """Rule 3, then every sub-model's own violations (prefixed with its position)."""
-    models, out = S.sub_models(spec), []
-    if not models:
-        return [RuleViolation("3", "Pipeline must contain one or more models.", fix="add the sub-models")]
-    if spec.isUpdatable:
-        for i, m in enumerate(models[:-1]):
-            if m.isUpdatable:
-                out.append(RuleViolation("3", f"Only the last model in the pipeline can be updatable. Model at position "
-                                              f"'{i}' is marked as updatable.", where=f"pipeline model {i}",
-                                         fix="freeze every sub-model but the last"))
-        if not models[-1].isUpdatable:
-            out.append(RuleViolation("3", "Last model in an updatable pipeline model should be marked as updatable.",
-                                     where=f"pipeline model {len(models) - 1}", fix="mark the last sub-model updatable"))
-    else:
-        for i, m in enumerate(models):
-            if m.isUpdatable:
-                out.append(RuleViolation("3", f"Found an updatable model at '{i}' inside a non-updatable pipeline.",
-                                         where=f"pipeline model {i}",
-                                         fix="mark the pipeline updatable too, or freeze the sub-model"))
-    for i, m in enumerate(models):
-        for v in violations(m):
-            where = f"pipeline model {i}" + (f", {v.where}" if v.where else "")
-            out.append(RuleViolation(v.rule, v.message, where, v.fix))
     return out
 
 

@@ -54,6 +54,9 @@ def _pipeline(*updatable: bool, top: bool) -> Model_pb2.Model:
         m = spec.pipeline.models.add()
         m.CopyFrom(updatable_mlp() if flag else mlp_builder().spec)
         m.isUpdatable = flag
+    spec.description.input.extend(spec.pipeline.models[0].description.input)
+    spec.description.output.extend(spec.pipeline.models[-1].description.output)
+    spec.description.trainingInput.extend(updatable_mlp().description.trainingInput)
     return spec
 
 
