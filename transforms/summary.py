@@ -1,7 +1,9 @@
 """A model's layers, parameters and update settings as plain data (for ``inspect``, reports, metadata)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+from coreml_updatable.errors import CoreMLUpdatableError
 
 from ground import nn_spec as S
 from ground.rules import graph as G
@@ -53,11 +55,13 @@ def update_settings(spec: Any) -> dict:
     }
 
 
-def summarize(spec: Any, shapes: dict[str, tuple[int, ...]] | None = None) -> dict:
+def summarize(spec: Any, shapes: dict[str, tuple[int, ...]] | None = None,
+              resolve: Callable[[Any], tuple[str, Any]] | None = None) -> dict:
     """The model's table as data.
 
     ``shapes``: blob name -> Core ML shape (C,H,W) or (C,), e.g. measured by running the emulator; a
-    layer whose output is missing there gets ``None``.
+    layer whose output is missing there gets ``None``. ``resolve``: a ``linkedModel`` spec -> (path, the
+    spec of the file it links to); without it a link is shown by its file name only.
     """
     kind = S.model_kind(spec)
     out: dict[str, Any] = {"model_type": kind, "specification_version": spec.specificationVersion,
@@ -65,7 +69,28 @@ def summarize(spec: Any, shapes: dict[str, tuple[int, ...]] | None = None) -> di
                            "inputs": [{"name": f.name, "type": feature_type(f)} for f in spec.description.input],
                            "outputs": [{"name": f.name, "type": feature_type(f)} for f in spec.description.output]}
     if kind in S.PIPELINE_TYPES:
-        out["models"] = [summarize(m) for m in S.sub_models(spec)]
+        models = S.sub_models(spec)
+        pipe = spec.pipeline if kind == "pipeline" else getattr(spec, kind).pipeline
+        names = list(pipe.names) if len(pipe.names) == len(models) else [f"model {i}" for i in range(len(models))]
+        out["models"] = [{"name": name, "trains": bool(m.isUpdatable), **summarize(m, shapes, resolve)}
+                         for name, m in zip(names, models)]
+        out["training_inputs"] = [{"name": f.name, "type": feature_type(f)} for f in spec.description.trainingInput]
+        return out
+    if kind == "kNearestNeighborsClassifier":
+        out["knn"] = knn_summary(spec)
+        return out
+    if kind == "linkedModel":
+        link = spec.linkedModel.linkedModelFile
+        out["linked"] = {"file": link.linkedModelFileName.defaultValue,
+                         "search_path": link.linkedModelSearchPath.defaultValue}
+        if resolve is not None:
+            try:
+                path, target = resolve(spec)
+            except CoreMLUpdatableError as exc:
+                out["linked"]["error"] = str(exc).splitlines()[0]
+            else:
+                out["linked"]["resolved"] = str(path)
+                out["linked"]["model"] = summarize(target, shapes, resolve)
         return out
     if kind not in S.NN_TYPES:
         return out
@@ -84,6 +109,35 @@ def summarize(spec: Any, shapes: dict[str, tuple[int, ...]] | None = None) -> di
     return out
 
 
+def knn_summary(spec: Any) -> dict:
+    """A k-NN classifier's settings and stored examples as plain data."""
+    k = spec.kNearestNeighborsClassifier
+    index = k.nearestNeighborsIndex
+    which = k.WhichOneof("ClassLabels")
+    labels = list(getattr(k, which).vector) if which else []
+    default = k.WhichOneof("DefaultClassLabel")
+    index_type = index.WhichOneof("IndexType")
+    return {"dimensions": index.numberOfDimensions, "stored_examples": len(index.floatSamples),
+            "labels": list(dict.fromkeys(labels)), "label_type": "Int64" if "int64" in (which or default or "").lower() else "String", "default_label": getattr(k, default) if default else None,
+            "number_of_neighbors": _param(k.numberOfNeighbors),
+            "weighting": {"uniformWeighting": "uniform", "inverseDistanceWeighting": "inverse distance"}.get(
+                k.WhichOneof("WeightingScheme"), "unset"),
+            "index": ({"linearIndex": "linear", "singleKdTreeIndex": f"kd-tree (leaf size {index.singleKdTreeIndex.leafSize})"}
+                      .get(index_type, "unset")),
+            "distance": "squared Euclidean" if index.WhichOneof("DistanceFunction") else "unset"}
+
+
+def _knn_lines(knn: dict) -> list[str]:
+    k = knn["number_of_neighbors"]
+    allowed = (f" range [{k['range'][0]}, {k['range'][1]}]" if "range" in k else
+               f" set {{{', '.join(map(str, k['set']))}}}" if "set" in k else "")
+    shown = ", ".join(map(str, knn["labels"][:10])) + (", ..." if len(knn["labels"]) > 10 else "")
+    return [f"k-NN: k {k['default']}{allowed}; {knn['weighting']} weighting; {knn['index']} index; "
+            f"{knn['distance']} distance",
+            f"stored examples: {knn['stored_examples']} of {knn['dimensions']} values; labels ({knn['label_type']}): "
+            f"{shown or 'none yet'}; default label: {knn['default_label']}"]
+
+
 def format_table(summary: dict) -> list[str]:
     """Human-readable lines for a :func:`summarize` result."""
     lines = [f"model type: {summary['model_type']} (specification version {summary['specification_version']}), "
@@ -91,9 +145,24 @@ def format_table(summary: dict) -> list[str]:
     for key in ("inputs", "outputs"):
         lines.append(f"{key}: " + ", ".join(f"{f['name']} {f['type']}" for f in summary[key]))
     if "models" in summary:
+        trains = [f"model {i} '{m['name']}'" for i, m in enumerate(summary["models"]) if m["trains"]]
+        lines.append("trains: " + (", ".join(trains) + " (the others are frozen)" if trains else "nothing (frozen)"))
+        if summary.get("training_inputs"):
+            lines.append("training inputs: " + ", ".join(f"{f['name']} {f['type']}" for f in summary["training_inputs"]))
         for i, m in enumerate(summary["models"]):
-            lines.append(f"--- pipeline model {i} ---")
-            lines += ["  " + line for line in format_table(m)]
+            lines.append(f"--- pipeline model {i} '{m['name']}': {m['model_type']}, "
+                         f"{'TRAINS' if m['trains'] else 'frozen'} ---")
+            lines += ["  " + line for line in format_table(m)[1:]]
+        return lines
+    if "knn" in summary:
+        return lines + _knn_lines(summary["knn"])
+    if "linked" in summary:
+        link = summary["linked"]
+        lines.append(f"linked model: '{link['file']}' (search path '{link['search_path'] or '.'}')"
+                     + (f" -> {link['resolved']}" if "resolved" in link else "")
+                     + (f": {link['error']}" if "error" in link else ""))
+        if "model" in link:
+            lines += format_table(link["model"])
         return lines
     if "layers" not in summary:
         return lines

@@ -44,6 +44,21 @@ def add_arguments(parser) -> None:
                    help="load models that carry Python code (Lambda, custom layers): only for trusted files")
     g.add_argument("--override-unsupported", action="store_true",
                    help="accept source options Core ML cannot express, using the nearest setting (reported)")
+    g = parser.add_argument_group("personalization (a frozen extractor, then an updatable head, as a pipeline)")
+    g.add_argument("--personalize", choices=("knn", "head"),
+                   help="knn: an updatable k-NN on the embedding; head: the layers after --embedding as an "
+                        "updatable neural network")
+    g.add_argument("--embedding", metavar="LAYER", help="the Keras layer whose output is the embedding "
+                   "(the extractor ends there)")
+    g.add_argument("--k", type=int, default=3, help="k-NN: number of neighbors (default 3; a run may pick 1..1000)")
+    g.add_argument("--weighting", choices=("uniform", "distance"), default="uniform", help="k-NN vote weighting")
+    g.add_argument("--index", choices=("linear", "kdtree"), default="linear", help="k-NN index")
+    g.add_argument("--examples", metavar="DIR_OR_NPZ", help="k-NN: fill it with these examples (an .npz with x "
+                   "and y, or a folder of LABEL/IMAGE files)")
+    g.add_argument("--default-label", metavar="LABEL", help="k-NN: the label an empty k-NN predicts "
+                   "(its type, Int64 or String, sets the labels' type when no examples give it)")
+    g.add_argument("--linked", action="store_true", help="write the extractor to its own file, referenced by a "
+                   "LinkedModel (OUT-extractor.mlmodel beside OUT)")
     parser.add_argument("--json-report", action="store_true", help="print the result as JSON")
 
 
@@ -98,19 +113,11 @@ def _names(value: str | None) -> list[str] | None:
 def run(args) -> int:
     from converter.convert import convert
     from ground.spec_io import check_output
-    from transforms.options import UpdateOptions
 
     check_output(args.output, args.source, force=args.force)
-    ranges, sets = parse_allow(args.allow)
-    options = UpdateOptions(
-        updatable=args.updatable, loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
-        batch_size=args.batch_size, epochs=args.epochs, momentum=args.momentum, beta1=args.beta1,
-        beta2=args.beta2, eps=args.eps, shuffle=args.shuffle, seed=args.seed, allowed_ranges=ranges,
-        allowed_sets=sets, class_labels=parse_labels(args.class_labels), target_name=args.target_name,
-        override_unsupported=args.override_unsupported)
-    if args.loss_output:
-        options.loss_output = args.loss_output
-    result = convert(args.source, options=options, input_names=_names(args.input_name),
+    if args.personalize or args.embedding:
+        return _personalize(args)
+    result = convert(args.source, options=_options(args), input_names=_names(args.input_name),
                      output_names=_names(args.output_name), allow_unsafe=args.allow_unsafe_code,
                      input_shapes=input_shapes_from(args), reference=args.reference)
     result.save(args.output, force=args.force)
@@ -131,11 +138,64 @@ def run(args) -> int:
     return 0
 
 
-def _summary(spec) -> dict:
-    """The inspect command's data-level summary of the written model."""
+def _options(args):
+    from transforms.options import UpdateOptions
+
+    ranges, sets = parse_allow(args.allow)
+    options = UpdateOptions(
+        updatable=args.updatable, loss=args.loss, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        batch_size=args.batch_size, epochs=args.epochs, momentum=args.momentum, beta1=args.beta1,
+        beta2=args.beta2, eps=args.eps, shuffle=args.shuffle, seed=args.seed, allowed_ranges=ranges,
+        allowed_sets=sets, class_labels=parse_labels(args.class_labels), target_name=args.target_name,
+        override_unsupported=args.override_unsupported)
+    if args.loss_output:
+        options.loss_output = args.loss_output
+    return options
+
+
+def _personalize(args) -> int:
+    """``--personalize knn|head --embedding LAYER``: a pipeline of the frozen extractor and a head."""
+    from pathlib import Path as _Path
+
+    from converter.personalize import KNNOptions, personalize
+
+    if not args.personalize or not args.embedding:
+        raise BadInputError("--personalize and --embedding go together",
+                            fix="e.g. --personalize knn --embedding dense1")
+    if _Path(args.source).suffix.lower() == ".onnx":
+        raise BadInputError("personalization cuts Keras models", where=args.source, fix="pass a .keras or .h5 model")
+    default = args.default_label
+    knn = KNNOptions(k=args.k, weighting=args.weighting, index=args.index,
+                     default_label=int(default) if default is not None and default.lstrip("-").isdigit() else default)
+    linked = _Path(args.output).stem + "-extractor.mlmodelc" if args.linked else None
+    result = personalize(args.source, mode=args.personalize, embedding=args.embedding, knn=knn,
+                         options=_options(args), examples=args.examples,
+                         class_labels=parse_labels(args.class_labels), linked_name=linked,
+                         allow_unsafe=args.allow_unsafe_code)
+    written = result.save(args.output, force=args.force, source=args.source)
+    summary = _summary(result.spec, _Path(args.output).parent)
+    if args.json_report:
+        print(json.dumps({"source": args.source, "output": [str(p) for p in written],
+                          "report": result.report.to_dict(), "model": summary}, indent=2, default=str))
+        return 0
+    print("wrote " + ", ".join(str(p) for p in written) + f" (specification version {result.spec.specificationVersion})")
+    print("conversion report:")
+    for line in result.report.lines():
+        print(f"  {line}")
+    if summary is not None:
+        from transforms.summary import format_table
+        print(f"{args.output}:")
+        for line in format_table(summary):
+            print(line)
+    return 0
+
+
+def _summary(spec, base_dir=None) -> dict:
+    """The inspect command's data-level summary of the written model (linked files found from ``base_dir``)."""
     from transforms.summary import summarize
 
-    from .inspect import measured_shapes
+    from .inspect import _resolve, measured_shapes
 
-    shapes, _ = measured_shapes(spec)
-    return summarize(spec, shapes)
+    shapes, _ = measured_shapes(spec, base_dir)
+    base = Path(base_dir) if base_dir is not None else Path(".")
+    return summarize(spec, shapes, resolve=lambda link: _resolve(link, base))
