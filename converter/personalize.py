@@ -87,8 +87,8 @@ def extractor_file(linked_name: str) -> str:
 def split_keras(model: Any, embedding: str) -> tuple[Any, Any]:
     """(extractor, head) Keras models: the layers up to ``embedding`` and the layers after it.
 
-    The head shares the source's layers (and weights) and its compile config; the layers after the
-    cut must form a chain (one input each, from the layer before).
+    The head holds copies of the source's layers (same names, weights and trainable flags) and its
+    compile config; the layers after the cut must form a chain (one input each, from the layer before).
     """
     import keras
 
@@ -104,16 +104,19 @@ def split_keras(model: Any, embedding: str) -> tuple[Any, Any]:
                             where="--embedding", fix="cut at an earlier layer (the embedding)")
     previous = cut
     for layer in rest:
-        inbound = [t._keras_history.operation for node in layer._inbound_nodes for t in node.input_tensors]
-        if len(layer._inbound_nodes) != 1 or len(inbound) != 1 or inbound[0] is not previous:
+        inbound = [t._keras_history.operation for t in layer._inbound_nodes[0].input_tensors]
+        if len(inbound) != 1 or inbound[0] is not previous:
             raise UnsupportedModelError(
                 f"the layers after '{embedding}' do not form a chain (layer '{layer.name}' does not read "
                 f"'{previous.name}' alone)", where="--embedding",
                 fix="cut at a layer after which the model is a plain sequence of layers")
         previous = layer
     x = inp = keras.Input(shape=tuple(cut.output.shape[1:]), name=EMBEDDING)
-    for layer in rest:
-        x = layer(x)
+    for layer in rest:                     # copies of the layers, with their weights and trainable flags
+        copy = type(layer).from_config(layer.get_config())
+        x = copy(x)
+        copy.set_weights(layer.get_weights())
+        copy.trainable = layer.trainable
     head = keras.Model(inp, x, name=f"{model.name}_head")
     if getattr(model, "optimizer", None) is not None and getattr(model, "loss", None) is not None:
         head.compile(optimizer=keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer)),

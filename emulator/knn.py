@@ -134,21 +134,21 @@ class KNNModel:
         if self._tree is None:
             self._tree = cKDTree(samples, leafsize=max(1, int(self.knn.nearestNeighborsIndex.singleKdTreeIndex.leafSize)))
         _, found = self._tree.query(x, k=min(k + 1, len(samples)))
-        found = np.asarray(found).reshape(len(x), -1)
-        idx = np.empty((len(x), k), np.int64)
-        dist = np.empty((len(x), k))
-        for row in range(len(x)):
-            cand = found[row]
-            d = _squared_distances(x[row:row + 1], samples[cand])[0]
-            order = np.lexsort((cand, d))
-            cand, d = cand[order], d[order]
-            if len(cand) > k and d[k] <= d[k - 1]:       # a tie across the k-th place: take every tied example
-                ball = np.asarray(self._tree.query_ball_point(x[row], np.sqrt(d[k - 1]) * (1 + 1e-9) + 1e-300))
-                cand = np.union1d(cand, ball)
-                d = _squared_distances(x[row:row + 1], samples[cand])[0]
-                order = np.lexsort((cand, d))
-                cand, d = cand[order], d[order]
-            idx[row], dist[row] = cand[:k], d[:k]
+        cand = np.asarray(found).reshape(len(x), -1)
+        d = np.empty(cand.shape)
+        for start in range(0, len(x), ROWS_PER_CHUNK):
+            diff = x[start:start + ROWS_PER_CHUNK, None, :] - samples[cand[start:start + ROWS_PER_CHUNK]]
+            d[start:start + ROWS_PER_CHUNK] = np.einsum("ijk,ijk->ij", diff, diff)
+        order = np.lexsort((cand, d), axis=-1)            # by distance, then by storage order
+        cand, d = np.take_along_axis(cand, order, 1), np.take_along_axis(d, order, 1)
+        idx, dist = cand[:, :k].copy(), d[:, :k].copy()
+        if cand.shape[1] > k:
+            for row in np.flatnonzero(d[:, k] <= d[:, k - 1]):   # a tie across the k-th place: every tied example
+                ball = np.asarray(self._tree.query_ball_point(x[row], np.sqrt(d[row, k - 1]) * (1 + 1e-9) + 1e-300))
+                near = np.union1d(cand[row], ball)
+                dd = _squared_distances(x[row:row + 1], samples[near])[0]
+                pick = np.lexsort((near, dd))[:k]
+                idx[row], dist[row] = near[pick], dd[pick]
         return idx, dist
 
     def scores(self, idx: np.ndarray, dist: np.ndarray) -> np.ndarray:

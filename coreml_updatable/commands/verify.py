@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from ._common import (DATA_HELP, add_data_argument, add_hyperparameters, add_input_shape, data_source,
                       input_shapes_from, progress_wanted)
@@ -32,6 +33,14 @@ def add_arguments(parser) -> None:
     g.add_argument("--loss", choices=("auto", "cce", "mse"), default="auto")
     g.add_argument("--optimizer", choices=("adam", "sgd"))
     add_hyperparameters(g, epochs_and_batch=False)
+    g = parser.add_argument_group("personalization (as for 'convert --personalize')")
+    g.add_argument("--personalize", choices=("knn", "head"),
+                   help="head: the pipeline's NN head vs Keras fine-tuning those layers with the rest frozen; "
+                        "knn: the pipeline's k-NN (filled with the training images) vs scikit-learn's")
+    g.add_argument("--embedding", metavar="LAYER", help="the Keras layer the extractor ends at")
+    g.add_argument("--k", type=int, default=3)
+    g.add_argument("--weighting", choices=("uniform", "distance"), default="uniform")
+    g.add_argument("--index", choices=("linear", "kdtree"), default="linear")
 
 
 def options_from(args):
@@ -46,9 +55,13 @@ def options_from(args):
 def run(args) -> int:
     from parity import ForwardFigures, verify
 
-    report = verify(args.source, data_source(args), options=options_from(args), epochs=args.epochs,
-                    batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
-                    progress=progress_wanted(args), reference=args.reference, input_shapes=input_shapes_from(args))
+    if args.personalize or args.embedding:
+        report = _personalized(args)
+    else:
+        report = verify(args.source, data_source(args), options=options_from(args), epochs=args.epochs,
+                        batch_size=args.batch_size, limit=args.limit, report_dir=args.report,
+                        progress=progress_wanted(args), reference=args.reference,
+                        input_shapes=input_shapes_from(args))
     if isinstance(report, ForwardFigures):    # an ONNX model without a Keras reference: forward figures only
         figures = report.as_dict()
         if args.json:
@@ -65,6 +78,20 @@ def run(args) -> int:
     else:
         print(report.table())
         if args.report:
-            print(f"wrote {args.report}/report.json and {args.report}/parity.png")
+            written = sorted(p.name for p in Path(args.report).iterdir())
+            print(f"wrote {', '.join(f'{args.report}/{n}' for n in written)}")
     sys.stdout.flush()
     return 0 if report.passed else 1
+
+
+def _personalized(args):
+    from coreml_updatable.errors import BadInputError
+    from converter.personalize import KNNOptions
+    from parity.personalize import verify_personalized
+
+    if not args.personalize or not args.embedding:
+        raise BadInputError("--personalize and --embedding go together", fix="e.g. --personalize head --embedding dense1")
+    knn = KNNOptions(k=args.k, weighting=args.weighting, index=args.index, default_label=-1)
+    return verify_personalized(args.source, data_source(args), mode=args.personalize, embedding=args.embedding,
+                               options=options_from(args), knn=knn, epochs=args.epochs, batch_size=args.batch_size,
+                               limit=args.limit, report_dir=args.report, progress=progress_wanted(args))
