@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from coreml_updatable import data as D
-from coreml_updatable.errors import BadInputError
+from coreml_updatable.errors import BadInputError, UnsupportedConfigError
 from emulator.spec_io import write_atomic
 
 from .report import Check, ParityReport
@@ -126,8 +126,12 @@ def _verify_head(spec, extractor_keras, head_keras, ds, xk_train, xk_test, sourc
 
 def _verify_knn(spec, ds, source, report_dir) -> KNNReport:
     import emulator
-    from sklearn.neighbors import KNeighborsClassifier
 
+    try:
+        from sklearn.neighbors import KNeighborsClassifier
+    except ImportError:
+        raise UnsupportedConfigError("verify --personalize knn compares against scikit-learn, which is not installed",
+                                     fix="pip install scikit-learn (or the project's [test] extra)") from None
     pipeline = emulator.load(spec)
     feature = next(f for f in pipeline.inputs if f.is_tensor)
     xc_train, xc_test = (D.for_coreml(x, feature.shape) for x in (ds.x_train, ds.x_test))

@@ -19,6 +19,11 @@ def class_target(model) -> str:
     """The training input that holds the class index of a cross-entropy model."""
     from emulator.losses import from_spec
 
+    if not hasattr(model, "nn"):            # a k-NN or a pipeline: its label is the training target
+        if not model.label_output:
+            raise BadInputError("the model has no class-label output to train on",
+                                fix="use the Python API (emulator.load(...).update) with your own targets")
+        return model.label_output
     loss = from_spec(model.nn, model.network)
     if loss.kind != "cce":
         raise BadInputError("the model's loss is mean squared error; --data holds class labels",

@@ -41,6 +41,12 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
+    if not hasattr(result, "settings"):     # a k-NN (alone or last in a pipeline): the examples are appended
+        print(f"trained {args.model} on {len(x)} examples from {ds.source}: appended {summary['added_examples']} "
+              f"examples; the k-NN now stores {summary['stored_examples']} (k={summary['number_of_neighbors']})")
+        print(f"test accuracy: {accuracy:.4f} on {len(ds.y_test)} test images")
+        print(f"wrote {out}")
+        return 0
     settings = result.settings
     batches = len(result.batch_losses[0]) if result.batch_losses else 0
     print(f"trained {args.model} on {len(x)} examples from {ds.source}: {settings.epochs} epoch(s) of {batches} "
@@ -65,5 +71,7 @@ def _ends(values: list[float]) -> list[float]:
 def _accuracy(model, feature, x, y) -> float:
     from emulator.model import first_tensor_output
 
+    if not hasattr(model, "network") and model.label_output:     # k-NN, pipelines: compare the labels
+        return float((model.predict({feature.name: x})[model.label_output] == y).mean())
     probs = model.predict({feature.name: x})[first_tensor_output(model)]
     return float((probs.reshape(len(probs), -1).argmax(1) == y).mean())
