@@ -176,6 +176,10 @@ def plot(figures: dict, curve: dict, path: Path) -> None:
     a.set_ylabel("test accuracy on digits 5-9")
     a.set_title("on-device personalization (emulated MLUpdateTask)")
     a.legend(loc="upper left", fontsize=8)
+    h = figures["head"]
+    a.text(0.5, -0.16, f"NN head on the old digits 0-4: {h['accuracy_0to4_before']:.1%} -> {h['accuracy_0to4_after']:.1%} "
+           "(fine-tuned on the new digits only); the k-NN knows only the digits it was given",
+           transform=a.transAxes, ha="center", fontsize=7.5, color="#444444")
     for key, label, style in (("knn", "k-NN head", "o-"), ("head", "NN head", "s-")):
         ks = sorted(curve[key])
         b.plot(ks, [curve[key][k] for k in ks], style, label=label)
