@@ -59,7 +59,7 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     import emulator
-    from coreml_updatable import data as D
+    import data_loading as D
     from converter.personalize import KNNOptions, personalize
     from transforms.options import UpdateOptions
 

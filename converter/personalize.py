@@ -21,9 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from coreml_updatable._coremltools import FeatureTypes_pb2, Model_pb2
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
-from emulator.spec_io import check_output, save_spec
+from ground.protos import FeatureTypes_pb2, Model_pb2
+from ground.errors import BadInputError, UnsupportedModelError
+from ground.spec_io import check_output, save_spec
 from transforms.options import UpdateOptions
 from transforms.report import ConversionReport
 
@@ -363,7 +363,7 @@ def personalize(source: Any, *, mode: str, embedding: str, knn: KNNOptions | Non
     training = list(extractor.description.input) + [label]
     spec = pipeline_classifier([first, last], names, training)
     _metadata(spec, model, mode, embedding)
-    from transforms.validate import check
+    from ground.rules import check
 
     check(spec, context="the personalization pipeline")
     return PersonalizedModel(spec, extractor, report, mode, linked_name, count, notes)
@@ -388,7 +388,7 @@ def _is_int(text: str) -> bool:
 
 
 def _metadata(spec: Model_pb2.Model, model: Any, mode: str, embedding: str) -> None:
-    from coreml_updatable import __version__
+    from ground import __version__
 
     meta = spec.description.metadata
     what = "an updatable k-NN" if mode == "knn" else "an updatable neural-network head"

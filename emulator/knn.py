@@ -12,12 +12,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
+from ground.errors import BadInputError, UnsupportedConfigError
+from ground.spec_io import save_spec
+from ground.update_params import NUMBER_OF_NEIGHBORS, OVERRIDES, read_param
 
 from . import features as F
 from .conventions import KNN, KNNConventions
-from .settings import OVERRIDES, _pick
-from .spec_io import save_spec
+from .settings import _pick
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ class KNNModel:
 
     def number_of_neighbors(self, override: int | None = None) -> int:
         """The model's k, or ``override`` checked against its allowed range or set."""
-        return int(_pick("number_of_neighbors", self.knn.numberOfNeighbors, override, int))
+        name = NUMBER_OF_NEIGHBORS
+        return int(_pick(name.option, read_param(self.knn.numberOfNeighbors, name.kind), override, name.kind))
 
     # ------------------------------------------------------------------ predict
 

@@ -16,10 +16,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
+from ground.errors import BadInputError, UnsupportedModelError
+from ground.spec_io import read_spec, save_spec
 
 from . import features as F
-from .spec_io import read_spec, save_spec
 
 log = logging.getLogger(__name__)
 

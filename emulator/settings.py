@@ -31,9 +31,9 @@ class UpdateSettings:
         return d
 
 
-def _pick(name: str, param: Param, override: Any) -> Any:
+def _pick(name: str, param: Param, override: Any, kind: type | None = None) -> Any:
     """The default of ``param``, or ``override`` after checking it against the allowed values."""
-    kind = BY_OPTION[name].kind
+    kind = kind or BY_OPTION[name].kind
     if override is None:
         return kind(param.default)
     try:

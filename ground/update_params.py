@@ -47,6 +47,10 @@ KERAS_OF = {n.option: n.keras for n in NAMES if n.keras}
 OVERRIDES = tuple(n.option for n in NAMES)
 """The per-run overrides a device (and the runtime) accepts, by option name."""
 
+NUMBER_OF_NEIGHBORS = ParamName("number_of_neighbors", "numberOfNeighbors", "n_neighbors", int)
+"""A k-NN classifier's run parameter (Core ML's MLParameterKey.numberOfNeighbors; scikit-learn's n_neighbors).
+Not a NeuralNetwork override, so not in :data:`NAMES`."""
+
 OPTIMIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sgd": ("sgdOptimizer", ("learning_rate", "batch_size", "momentum")),
     "adam": ("adamOptimizer", ("learning_rate", "batch_size", "beta1", "beta2", "eps")),
@@ -107,6 +111,11 @@ def _allowed(param: Any) -> tuple[str, Any] | None:
     if which == "set":
         return "set", tuple(param.set.values)
     return None
+
+
+def read_param(param: Any, kind: type) -> Param:
+    """One ``Int64Parameter`` / ``DoubleParameter`` / ``BoolParameter`` message as a :class:`Param`."""
+    return Param(kind(param.defaultValue), _allowed(param))
 
 
 def read(nn: Any) -> UpdateParams:

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from coreml_updatable import data as D
-from coreml_updatable.errors import BadInputError, UnsupportedConfigError
-from emulator.spec_io import write_atomic
+import data_loading as D
+from ground.errors import BadInputError, UnsupportedConfigError
+from ground.spec_io import write_atomic
 
 from .report import Check, ParityReport
 from .tolerances import DEFAULT, Tolerances
@@ -64,7 +64,7 @@ def verify_personalized(source: str | Path, data: str | Path | D.Dataset, *, mod
     from converter.keras.reader import load_keras
     from converter.personalize import personalize, split_keras
 
-    from .verify import _with_run_settings
+    from .harness import with_run_settings
 
     ds = (data if isinstance(data, D.Dataset) else D.load(data)).limit(limit)
     model = load_keras(Path(source))
@@ -75,7 +75,7 @@ def verify_personalized(source: str | Path, data: str | Path | D.Dataset, *, mod
         return _verify_knn(built.spec, ds, str(source), report_dir)
     if mode != "head":
         raise BadInputError(f"unknown personalization '{mode}'", fix="use head or knn")
-    options = _with_run_settings(options, epochs, batch_size)
+    options = with_run_settings(options, epochs, batch_size)
     built = personalize(model, mode="head", embedding=embedding, options=options)
     return _verify_head(built.spec, extractor_keras, head_keras, ds, xk_train, xk_test, str(source), embedding,
                         options, epochs, batch_size, report_dir, tolerances, progress, keras)
@@ -85,7 +85,7 @@ def _verify_head(spec, extractor_keras, head_keras, ds, xk_train, xk_test, sourc
                  batch_size, report_dir, t, progress, keras) -> ParityReport:
     import emulator
 
-    from .verify import verify_pair
+    from .harness import verify_pair
 
     pipeline = emulator.load(spec)
     feature = next(f for f in pipeline.inputs if f.is_tensor)

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from coreml_updatable.errors import CoreMLUpdatableError
-
 from ground import nn_spec as S
+from ground.errors import CoreMLUpdatableError
 from ground.rules import graph as G
-from ground.update_params import COREML_OF, Param, read
+from ground.update_params import COREML_OF, NUMBER_OF_NEIGHBORS, Param, read, read_param
 
 _ARRAY_TYPES = {65568: "Float32", 65600: "Double", 131104: "Int32", 65552: "Float16"}
 
@@ -119,7 +118,7 @@ def knn_summary(spec: Any) -> dict:
     index_type = index.WhichOneof("IndexType")
     return {"dimensions": index.numberOfDimensions, "stored_examples": len(index.floatSamples),
             "labels": list(dict.fromkeys(labels)), "label_type": "Int64" if "int64" in (which or default or "").lower() else "String", "default_label": getattr(k, default) if default else None,
-            "number_of_neighbors": _param(k.numberOfNeighbors),
+            "number_of_neighbors": _param(read_param(k.numberOfNeighbors, NUMBER_OF_NEIGHBORS.kind)),
             "weighting": {"uniformWeighting": "uniform", "inverseDistanceWeighting": "inverse distance"}.get(
                 k.WhichOneof("WeightingScheme"), "unset"),
             "index": ({"linearIndex": "linear", "singleKdTreeIndex": f"kd-tree (leaf size {index.singleKdTreeIndex.leafSize})"}

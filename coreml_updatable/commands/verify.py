@@ -85,7 +85,7 @@ def run(args) -> int:
 
 
 def _personalized(args):
-    from coreml_updatable.errors import BadInputError
+    from ground.errors import BadInputError
     from converter.personalize import KNNOptions
     from parity.personalize import verify_personalized
 

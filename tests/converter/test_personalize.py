@@ -10,9 +10,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import emulator  # noqa: E402
-from coreml_updatable.errors import BadInputError, UnsupportedModelError  # noqa: E402
+from ground.errors import BadInputError, UnsupportedModelError  # noqa: E402
 from converter.personalize import KNNOptions, personalize, split_keras  # noqa: E402
-from transforms.validate import violations  # noqa: E402
+from ground.rules import violations  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 LENET = FIXTURES / "lenet.keras"

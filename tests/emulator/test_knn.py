@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import emulator
-from coreml_updatable.errors import BadInputError
+from ground.errors import BadInputError
 from emulator.knn import KNNModel
 
 sklearn_neighbors = pytest.importorskip("sklearn.neighbors")

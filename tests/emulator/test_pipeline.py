@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coreml_updatable._coremltools import FeatureTypes_pb2, Model_pb2
-from coreml_updatable._coremltools import coremltools as ct  # noqa: F401  (quiet import first)
+from ground.protos import FeatureTypes_pb2, Model_pb2
+from ground.protos import coremltools as ct  # noqa: F401  (quiet import first)
 from coremltools.models import datatypes
 from coremltools.models.nearest_neighbors import KNearestNeighborsClassifierBuilder
 from coremltools.models.neural_network import AdamParams, NeuralNetworkBuilder
 
 import emulator
-from coreml_updatable.errors import BadInputError, UnsupportedModelError
-from emulator.spec_io import save_spec
+from ground.errors import BadInputError, UnsupportedModelError
+from ground.spec_io import save_spec
 
 
 def _extractor() -> Model_pb2.Model:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from coreml_updatable._coremltools import Model_pb2
-from coreml_updatable._coremltools import coremltools as ct  # noqa: F401  (quiet import first)
+from ground.protos import Model_pb2
+from ground.protos import coremltools as ct  # noqa: F401  (quiet import first)
 from coremltools.models.nearest_neighbors import KNearestNeighborsClassifierBuilder
 
 from tests.emulator.test_pipeline import _extractor, _knn_head, _nn_head, _pipeline
-from transforms.validate import violations
+from ground.rules import violations
 
 TYPE_MISMATCH = ("Pipeline: the input 'embedding' of model 'CoreML.Specification.ModelDescription' does not match "
                  "the type previously specified by the pipeline input or the output of a previous model. For the "
