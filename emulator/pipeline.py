@@ -76,7 +76,7 @@ class PipelineModel:
     # ------------------------------------------------------------------ predict
 
     def _start(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, Any]:
-        tensors = [f for f in self.inputs if f.is_tensor]
+        """The pipeline's inputs by name (one array is the single input)."""
         if not isinstance(inputs, Mapping):
             if len(self.inputs) != 1:
                 raise BadInputError(f"the pipeline has {len(self.inputs)} inputs "
@@ -86,7 +86,6 @@ class PipelineModel:
         if missing:
             raise BadInputError(f"the pipeline's inputs {missing} are missing",
                                 fix=f"pass {[f.name for f in self.inputs]}")
-        del tensors
         return {f.name: inputs[f.name] for f in self.inputs}
 
     def _run(self, values: dict[str, Any], stages: range, params: dict[str, Any]) -> dict[str, Any]:
