@@ -185,3 +185,25 @@ def test_missing_linked_file_and_other_model_types(tmp_path: Path):
     other.glmClassifier.SetInParent()
     with pytest.raises(UnsupportedModelError, match="the runtime handles .*kNearestNeighborsClassifier"):
         emulator.load(other)
+
+
+@pytest.mark.parametrize("kind", ["pipeline", "pipelineRegressor"])
+def test_plain_and_regressor_pipelines_predict_by_name(kind: str):
+    x, _ = _data(5)
+    rng = np.random.default_rng(4)
+    b = NeuralNetworkBuilder([("embedding", datatypes.Array(6))], [("y", datatypes.Array(2))])
+    b.add_inner_product("reg", rng.normal(size=(2, 6)).astype(np.float32), None, 6, 2, False, "embedding", "y")
+    head = _float32(b.spec)
+    head.specificationVersion = 4
+    spec = Model_pb2.Model(specificationVersion=4)
+    spec.description.input.extend(_extractor().description.input)
+    spec.description.output.extend(head.description.output)
+    pipe = spec.pipeline if kind == "pipeline" else spec.pipelineRegressor.pipeline
+    pipe.models.add().CopyFrom(_extractor())
+    pipe.models.add().CopyFrom(head)
+    model = emulator.load(spec)
+    embedding = emulator.load(_extractor()).predict({"x": x})["embedding"]
+    np.testing.assert_array_equal(model.predict({"x": x})["y"], emulator.load(head).predict({"embedding": embedding})["y"])
+    assert model.class_labels is None
+    with pytest.raises(BadInputError, match="the pipeline is not updatable"):
+        model.update({"x": x, "y": np.zeros((5, 2))})
