@@ -105,4 +105,4 @@ def test_pipeline_models_are_checked_and_listed(tmp_path, capsys):
             "is marked as updatable.") in capsys.readouterr().out
     assert main(["inspect", path]) == 0
     out = capsys.readouterr().out
-    assert "--- pipeline model 1 ---" in out and "total parameters: 67; updatable: 67" in out
+    assert "--- pipeline model 1 'model 1': neuralNetwork, TRAINS ---" in out and "total parameters: 67; updatable: 67" in out
