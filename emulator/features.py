@@ -126,7 +126,8 @@ def from_backend(array: np.ndarray, feature: Feature | None) -> np.ndarray:
     if feature is not None and feature.net_shape is not None:
         # an EXACT_ARRAY_MAPPING output [1, K, 1, 1] / [1, C, H, W]: Core ML hands one such array per
         # example; batched here as (N, K) / (N, C, H, W), the one layout of every output
-        return from_backend(array, Feature(feature.name, feature.kind, feature.net_shape, feature.dtype))
+        flat = from_backend(array, Feature(feature.name, feature.kind, feature.net_shape, feature.dtype))
+        return flat.reshape(len(flat), *feature.shape)     # as declared, batch first: (N, 1, K, 1, 1)
     rank = len(feature.shape) if feature is not None and feature.shape else None
     if rank == 1 and (array.shape[1] != 1 or array.shape[2] != 1):
         raise BadInputError(f"output '{feature.name}' is declared as a vector {list(feature.shape)} but the network "

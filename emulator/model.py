@@ -17,7 +17,7 @@ from . import features as F
 from . import rank_n as R
 from . import training
 from .layers.preprocessing import preprocessors
-from .network import Network, wants_rank_n
+from .network import Network, refusal, wants_rank_n
 from ground.spec_io import NEURAL_NETWORK_TYPES, model_type, read_spec, save_spec
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,11 @@ class Model:
         self.inputs = [F.describe(fd, exact=exact) for fd in desc.input]
         self.outputs = [F.describe(fd, exact=exact) for fd in desc.output]
         self.training_inputs = [F.describe(fd, exact=exact) for fd in desc.trainingInput]
-        # [1, C, H, W] / [1, 1, C, H, W] arrays under EXACT_ARRAY_MAPPING run in the (N, H, W, C) engine as
-        # (C, H, W); any other exact array, a rank-4 image mapping or an N-dimensional layer needs rank-N
-        rank_n = wants_rank_n(self.nn, [f for f in self.inputs if not (f.kind == "multiArray" and f.net_shape)])
+        # Core ML's N-dimensional semantics run in the rank-N engine; a network it cannot run whose exact
+        # inputs are [1, C, H, W] / [1, 1, C, H, W] runs in the (N, H, W, C) engine as (C, H, W)
+        rank_n = wants_rank_n(self.nn, self.inputs)
+        if rank_n and any(refusal(layer, True) for layer in self.nn.layers):
+            rank_n = wants_rank_n(self.nn, [f for f in self.inputs if not (f.kind == "multiArray" and f.net_shape)])
         self.layout = R.Layout(self.nn) if rank_n else F
         """Where arrays change layout: ``to_backend``, ``from_backend``, ``backend_shape`` (features.py's
         (N, H, W, C) layout, or rank_n.Layout's Core ML shapes)."""

@@ -82,8 +82,8 @@ def targets(model, ds, y):
     (an image folder's class names, or class indices through the model's labels), else class indices."""
     import numpy as np
 
-    labels = model.class_labels
-    if labels is None:
+    labels = getattr(model, "class_labels", None)
+    if labels is None or not hasattr(model, "network"):   # a k-NN (alone or in a pipeline) learns the labels given
         return y
     if ds.class_names is not None:
         names = [ds.class_names[i] for i in y]

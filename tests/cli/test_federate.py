@@ -32,4 +32,4 @@ def test_a_missing_model_and_an_existing_output_are_refused(model, tmp_path, cap
     assert cli.main(["federate", str(tmp_path / "none.mlmodel"), "--data", "d.npz"]) == 2
     assert "no such model file" in capsys.readouterr().err
     assert cli.main(["federate", str(model), "--data", "d.npz", "-o", str(model)]) == 2
-    assert "the output path is the source model file" in capsys.readouterr().err
+    assert "the output path is an input of this" in capsys.readouterr().err
