@@ -116,18 +116,22 @@ def check_output(output: str | os.PathLike, sources: Any = None, *, force: bool 
 
 
 def check_folder(folder: str | os.PathLike, *, create: bool = False) -> Path:
-    """Refuse an output folder that is a file, missing (unless ``create`` and its parent exists) or not
-    writable; before any work starts."""
+    """Refuse an output folder that is a file, missing (unless ``create``: then its nearest existing
+    ancestor must be a folder) or not writable; before any work starts."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise BadInputError("the output folder is an existing file, not a folder", where=str(folder),
                             fix="give a folder path (it is created if missing)" if create else "give a folder path")
     if not folder.exists():
-        parent = folder.parent if str(folder.parent) else Path(".")
-        if not create or not parent.is_dir():
-            raise BadInputError("the output folder does not exist", where=str(folder if not create else parent),
-                                fix="create it first")
-        folder = parent
+        if not create:
+            raise BadInputError("the output folder does not exist", where=str(folder), fix="create it first")
+        ancestor = folder.absolute().parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise BadInputError("a part of the output folder's path is an existing file", where=str(ancestor),
+                                fix="give a folder path")
+        folder = ancestor
     if not os.access(folder, os.W_OK | os.X_OK):
         raise BadInputError("the output folder is not writable", where=str(folder),
                             fix="choose a folder you may write to, or change its permissions")

@@ -95,9 +95,9 @@ def test_verify_report_that_is_a_file_is_refused_before_training(capsys, work):
     assert time.perf_counter() - start < 5          # refused before any conversion or training
 
 
-def test_verify_report_in_a_missing_parent(capsys, work):
+def test_verify_report_below_a_file(capsys, work):
     refused(capsys, work, "verify", "fixtures/lenet.keras", "--data", work / "data.npz", "--report",
-            work / "a" / "b", match="the output folder does not exist")
+            work / "data.npz" / "b", match="a part of the output folder's path is an existing file")
 
 
 def test_verify_report_json_that_is_the_data(capsys, work):
