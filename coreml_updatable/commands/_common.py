@@ -175,9 +175,14 @@ def check_labels(model, feature, labels, what: str) -> None:
 
     from emulator.model import first_tensor_output
 
-    name = first_tensor_output(model)
-    blob = model.probability_blob() if model.class_labels is not None else name
-    classes = math.prod(model.network.blob_shapes(model.input_shapes, [blob])[blob])
+    if not hasattr(model, "network"):      # k-NN, pipelines: the class labels tell
+        if not getattr(model, "class_labels", None):
+            return
+        classes = len(model.class_labels)
+    else:
+        name = first_tensor_output(model)
+        blob = model.probability_blob() if model.class_labels is not None else name
+        classes = math.prod(model.network.blob_shapes(model.input_shapes, [blob])[blob])
     if len(labels) and (labels.min() < 0 or labels.max() >= classes):
         raise BadInputError(f"{what} holds class indices in [{labels.min()}, {labels.max()}] but the model has "
                             f"{classes} classes", fix=f"use labels 0..{classes - 1}, or the data set this model is for")
