@@ -99,6 +99,10 @@ class Layout:
         expected = tuple(feature.shape)
         if expected and tuple(array.shape) == expected:
             array = array[None]
+        lead = next((i for i, d in enumerate(expected) if d != 1), len(expected))
+        if array.ndim >= 1 and tuple(array.shape[1:]) != expected and any(
+                tuple(array.shape[1:]) == expected[k:] for k in range(1, lead + 1)):
+            array = array.reshape(len(array), *expected)   # [1, C, H, W] declared, (N, C, H, W) given
         if array.ndim != len(expected) + 1 or tuple(array.shape[1:]) != expected:
             raise BadInputError(
                 f"input '{feature.name}' has shape {tuple(array.shape)}, expected (N, {', '.join(map(str, expected))})"

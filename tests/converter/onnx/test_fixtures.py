@@ -87,7 +87,7 @@ def test_log_softmax_head_trains_as_softmax_with_cross_entropy():
     log_probs = session.run(None, {session.get_inputs()[0].name: x})[0]
     model = emulator.load(result.spec)
     probs = next(iter(model.predict(to_coreml_input(x, result.graph)).values()))
-    np.testing.assert_allclose(probs, np.exp(log_probs), atol=1e-6)
+    np.testing.assert_allclose(probs.reshape(len(probs), -1), np.exp(log_probs), atol=1e-6)   # (N, 1, K, 1, 1) as declared
 
 
 @needs_mnist
