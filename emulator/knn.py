@@ -13,11 +13,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ground.errors import BadInputError, UnsupportedConfigError
-from ground.spec_io import save_spec
 from ground.update_params import NUMBER_OF_NEIGHBORS, OVERRIDES, read_param
 
 from . import features as F
 from .conventions import KNN, KNNConventions
+from .described import SpecModel, SpecResult
 from .settings import _pick
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ ROWS_PER_CHUNK = 1024
 """Query rows per distance matrix (bounds the memory of a linear search)."""
 
 
-class KNNModel:
+class KNNModel(SpecModel):
     """A ``kNearestNeighborsClassifier`` spec. Build one with :func:`emulator.load`."""
 
     kind = "kNearestNeighborsClassifier"
@@ -62,18 +62,6 @@ class KNNModel:
         return self.knn.WhichOneof("DefaultClassLabel") == "defaultInt64Label"
 
     # ------------------------------------------------------------------ description
-
-    @property
-    def is_updatable(self) -> bool:
-        return bool(self.spec.isUpdatable)
-
-    @property
-    def label_output(self) -> str | None:
-        return self.spec.description.predictedFeatureName or None
-
-    @property
-    def probability_output(self) -> str | None:
-        return self.spec.description.predictedProbabilitiesName or None
 
     @property
     def default_label(self):
@@ -204,7 +192,7 @@ class KNNModel:
         """Core ML's form of the probability output: one {label: probability} per row."""
         return [dict(zip(self.class_labels, map(float, row))) for row in probs]
 
-    # ------------------------------------------------------------------ update, save
+    # ------------------------------------------------------------------ update (save: SpecModel)
 
     def target_name(self) -> str:
         """The training input that holds the labels (the classifier's predicted feature)."""
@@ -261,25 +249,15 @@ class KNNModel:
                                 fix="pass string labels")
         return [str(v) for v in values.tolist()]
 
-    def save(self, path) -> None:
-        save_spec(self.spec, path)
-
 
 @dataclass
-class KNNUpdateResult:
+class KNNUpdateResult(SpecResult):
     """A k-NN after an update: the model with the examples appended, and what was done."""
 
     model: KNNModel
     added: int
     number_of_neighbors: int
     conventions: dict[str, str]
-
-    @property
-    def spec(self):
-        return self.model.spec
-
-    def save(self, path) -> None:
-        save_spec(self.model.spec, path)
 
     def summary(self) -> dict[str, Any]:
         return {"added_examples": self.added, "stored_examples": len(self.model.samples),

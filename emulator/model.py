@@ -16,14 +16,15 @@ from ground.rules import structure_violations
 from . import features as F
 from . import rank_n as R
 from . import training
+from .described import SpecModel
 from .layers.preprocessing import preprocessors
 from .network import Network, refusal, wants_rank_n
-from ground.spec_io import NEURAL_NETWORK_TYPES, model_type, read_spec, save_spec
+from ground.spec_io import NEURAL_NETWORK_TYPES, model_type, read_spec
 
 log = logging.getLogger(__name__)
 
 
-class Model:
+class Model(SpecModel):
     """A Core ML NeuralNetwork model (plain, classifier or regressor) run by TensorFlow.
 
     Build one with :func:`load`. Arrays go in and come out in Core ML's layout (batch axis first).
@@ -63,20 +64,6 @@ class Model:
         self._predict_fn = None
 
     # ------------------------------------------------------------------ description
-
-    @property
-    def is_updatable(self) -> bool:
-        return bool(self.spec.isUpdatable)
-
-    @property
-    def label_output(self) -> str | None:
-        """The classifier's predicted-label output name (None for other model types)."""
-        return self.spec.description.predictedFeatureName or None if self.class_labels is not None else None
-
-    @property
-    def probability_output(self) -> str | None:
-        """The classifier's probabilities output name (None for other model types)."""
-        return self.spec.description.predictedProbabilitiesName or None if self.class_labels is not None else None
 
     def probability_blob(self) -> str:
         """The network blob that holds a classifier's class probabilities."""
@@ -171,15 +158,11 @@ class Model:
         """Core ML's form of a classifier's probability output: one {label: probability} per row."""
         return [dict(zip(self.class_labels, map(float, row))) for row in probs]
 
-    # ------------------------------------------------------------------ update, save
+    # ------------------------------------------------------------------ update (save: SpecModel)
 
     def update(self, data: Mapping[str, np.ndarray], **kwargs: Any):
         """Train with the model's own update parameters (see :func:`emulator.training.update`)."""
         return training.update(self, data, **kwargs)
-
-    def save(self, path) -> None:
-        """Write the spec to ``path`` atomically (temporary file + rename)."""
-        save_spec(self.spec, path)
 
 
 def refuse_unrunnable(spec: Any) -> None:

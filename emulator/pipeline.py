@@ -17,9 +17,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ground.errors import BadInputError, UnsupportedModelError
-from ground.spec_io import read_spec, save_spec
+from ground.spec_io import read_spec
 
 from . import features as F
+from .described import SpecModel, SpecResult
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def pipeline_message(spec: Any) -> Any:
     return spec.pipeline if kind == "pipeline" else getattr(spec, kind).pipeline
 
 
-class PipelineModel:
+class PipelineModel(SpecModel):
     """A pipeline spec with runtime models for each stage. Build one with :func:`emulator.load`."""
 
     def __init__(self, spec: Any, stages: list[Any]) -> None:
@@ -51,24 +52,12 @@ class PipelineModel:
         self.names = list(pipeline_message(spec).names)
 
     @property
-    def is_updatable(self) -> bool:
-        return bool(self.spec.isUpdatable)
-
-    @property
     def last(self) -> Any:
         return self.stages[-1]
 
     @property
     def class_labels(self) -> list | None:
         return getattr(self.last, "class_labels", None) if self.kind != "pipelineRegressor" else None
-
-    @property
-    def label_output(self) -> str | None:
-        return self.spec.description.predictedFeatureName or None if self.class_labels is not None else None
-
-    @property
-    def probability_output(self) -> str | None:
-        return self.spec.description.predictedProbabilitiesName or None if self.class_labels is not None else None
 
     def probabilities_as_dicts(self, probs: np.ndarray) -> list[dict]:
         return self.last.probabilities_as_dicts(probs)
@@ -101,7 +90,7 @@ class PipelineModel:
         values = self._run(self._start(inputs), range(len(self.stages)), params)
         return {f.name: values[f.name] for f in self.outputs if f.name in values}
 
-    # ------------------------------------------------------------------ update, save
+    # ------------------------------------------------------------------ update (save: SpecModel)
 
     def update(self, data: Mapping[str, np.ndarray], **overrides: Any) -> "PipelineUpdateResult":
         """Train the last model on ``data`` (the pipeline's training inputs by name), the others frozen.
@@ -136,23 +125,13 @@ class PipelineModel:
         pipeline_message(new_spec).models[-1].CopyFrom(inner.spec)
         return PipelineUpdateResult(PipelineModel(new_spec, self.stages[:-1] + [inner.model]), inner)
 
-    def save(self, path) -> None:
-        save_spec(self.spec, path)
-
 
 @dataclass
-class PipelineUpdateResult:
+class PipelineUpdateResult(SpecResult):
     """The pipeline after training its last model, and that model's own update result."""
 
     model: PipelineModel
     inner: Any
-
-    @property
-    def spec(self):
-        return self.model.spec
-
-    def save(self, path) -> None:
-        save_spec(self.model.spec, path)
 
     def summary(self) -> dict[str, Any]:
         return {"trained_model": len(self.model.stages) - 1, **self.inner.summary()}
