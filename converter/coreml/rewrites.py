@@ -7,7 +7,7 @@ without bias, ``softmaxND``, ``transpose`` + ``reshapeStatic`` around Keras' cha
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -22,12 +22,29 @@ TO_NHWC = [0, 2, 3, 1]
 FLATTENING = ("reshapeStatic", "flattenTo2D", "squeeze", "reshapeLike", "flatten")
 
 
+def _begin(spec: Any) -> tuple[Any, Any, list[Rewritten]]:
+    """Every rewrite's start: a copy of ``spec`` (the given one is never changed), its network, no records."""
+    spec = G.copy(spec)
+    return spec, G.nn_of(spec), []
+
+
+def _nhwc_transposes(nn: Any, shapes: Shapes, outputs: set[str]) -> Iterator[tuple[Any, tuple[int, int, int]]]:
+    """Each transpose [0, 2, 3, 1] of a (1, C, H, W) blob whose output is no model output, with that (C, H, W).
+
+    The layers are listed before the first is yielded (the caller may remove them); each is checked when
+    its turn comes, against the shapes as they are then."""
+    for layer in list(nn.layers):
+        if G.kind(layer) != "transpose" or list(layer.transpose.axes) != TO_NHWC or layer.output[0] in outputs:
+            continue
+        chw = G.chw_of(shapes.get(layer.input[0]))
+        if chw is not None:
+            yield layer, chw
+
+
 @rewrite("nhwc_input", pattern="an NHWC input (1, H, W, C) read only through transpose [0, 3, 1, 2]",
          result="a (C, H, W) input, the transposes dropped")
 def nhwc_input(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    nn = G.nn_of(spec)
-    records = []
+    spec, nn, records = _begin(spec)
     for fd in spec.description.input:
         if fd.type.WhichOneof("Type") != "multiArrayType" or nn.arrayInputShapeMapping != 1:
             continue
@@ -55,9 +72,8 @@ def nhwc_input(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
          pattern="batchedMatmul with one input (constant weights) on a blob of rank 1 to 3",
          result="innerProduct with the same weights", rank_n_safe=True)
 def batched_matmul_to_inner_product(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    records = []
-    for layer in list(G.nn_of(spec).layers):
+    spec, nn, records = _begin(spec)
+    for layer in list(nn.layers):
         if G.kind(layer) != "batchedMatmul" or len(layer.input) != 1 or layer.batchedMatmul.int8DynamicQuantize:
             continue
         shape = shapes.get(layer.input[0])
@@ -84,9 +100,7 @@ def batched_matmul_to_inner_product(spec: Any, shapes: Shapes) -> tuple[Any, lis
          pattern="innerProduct without bias, then addBroadcastable of a constant [C_out]",
          result="innerProduct with that bias", rank_n_safe=True)
 def bias_add_into_inner_product(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    nn = G.nn_of(spec)
-    records = []
+    spec, nn, records = _begin(spec)
     for layer in list(nn.layers):
         if G.kind(layer) != "innerProduct" or layer.innerProduct.hasBias:
             continue
@@ -119,16 +133,11 @@ def bias_add_into_inner_product(spec: Any, shapes: Shapes) -> tuple[Any, list[Re
                  "innerProduct layers (Keras' channels-last Flatten)",
          result="flatten (CHANNEL_FIRST), the innerProducts' weight columns reordered from H, W, C to C, H, W")
 def flatten_nhwc_before_dense(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    nn = G.nn_of(spec)
+    spec, nn, records = _begin(spec)
     outputs = set(G.output_blobs(spec))
-    records = []
-    for layer in list(nn.layers):
-        if G.kind(layer) != "transpose" or list(layer.transpose.axes) != TO_NHWC or layer.output[0] in outputs:
-            continue
-        chw = G.chw_of(shapes.get(layer.input[0]))
+    for layer, chw in _nhwc_transposes(nn, shapes, outputs):
         after = G.readers(nn, layer.output[0])
-        if chw is None or len(after) != 1 or G.kind(after[0]) not in FLATTENING:
+        if len(after) != 1 or G.kind(after[0]) not in FLATTENING:
             continue
         flat = after[0]
         dense = G.readers(nn, flat.output[0])
@@ -153,9 +162,7 @@ def flatten_nhwc_before_dense(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewr
          pattern="reshapeStatic / flattenTo2D of a (1, C, H, W) blob to a vector (PyTorch's flatten)",
          result="flatten (CHANNEL_FIRST); same order, no weights change")
 def reshape_chw_to_flatten(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    nn = G.nn_of(spec)
-    records = []
+    spec, nn, records = _begin(spec)
     for layer in list(nn.layers):
         if G.kind(layer) not in ("reshapeStatic", "flattenTo2D", "reshapeLike"):
             continue
@@ -192,15 +199,10 @@ def _channel_constant(nn: Any, layer: Any, blob: str, channels: int) -> np.ndarr
          result="the same layers on (C, H, W): batchnorm (or scale / bias) for the constants, pooling (global) for "
                 "the reduce")
 def nhwc_tail_to_global_pool(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    nn = G.nn_of(spec)
+    spec, nn, records = _begin(spec)
     outputs = set(G.output_blobs(spec))
-    records = []
-    for t in list(nn.layers):
-        if G.kind(t) != "transpose" or list(t.transpose.axes) != TO_NHWC:
-            continue
-        chw = G.chw_of(shapes.get(t.input[0]))
-        if chw is None or len(shapes[t.input[0]]) != 4:
+    for t, chw in _nhwc_transposes(nn, shapes, outputs):
+        if len(shapes[t.input[0]]) != 4:
             continue
         chain, blob, end = [], t.output[0], None
         while blob not in outputs:
@@ -283,9 +285,8 @@ def _merge_scale_bias(nn: Any, chain: list, channels: int) -> None:
          pattern="reduceMean / reduceMax over the two last axes of a (1, C, H, W) blob",
          result="pooling (global average / max)")
 def global_pool_from_reduce(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    records = []
-    for layer in G.nn_of(spec).layers:
+    spec, nn, records = _begin(spec)
+    for layer in nn.layers:
         kind = G.kind(layer)
         if kind not in ("reduceMean", "reduceMax"):
             continue
@@ -307,9 +308,8 @@ def global_pool_from_reduce(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewrit
 @rewrite("softmax_nd_to_softmax", pattern="softmaxND on the axis of a vector's values",
          result="softmax")
 def softmax_nd_to_softmax(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    records = []
-    for layer in G.nn_of(spec).layers:
+    spec, nn, records = _begin(spec)
+    for layer in nn.layers:
         if G.kind(layer) != "softmaxND":
             continue
         shape = shapes.get(layer.input[0])
@@ -329,9 +329,7 @@ SINGLETON_MOVES = ("expandDims", "squeeze", "reshapeStatic", "transpose", "flatt
          pattern="expandDims / squeeze / reshapeStatic / transpose that only add, drop or move axes of size 1",
          result="dropped (the data and its order are unchanged)")
 def drop_singleton_moves(spec: Any, shapes: Shapes) -> tuple[Any, list[Rewritten]]:
-    spec = G.copy(spec)
-    nn = G.nn_of(spec)
-    records = []
+    spec, nn, records = _begin(spec)
     for layer in list(nn.layers):
         if G.kind(layer) not in SINGLETON_MOVES or len(layer.output) != 1:
             continue
