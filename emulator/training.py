@@ -20,11 +20,11 @@ from ground.rules import violations
 from . import features as F
 from . import losses, shuffle
 from .conventions import CORE_ML, Conventions
+from .described import SpecResult
 from .events import Callback, ProgressBar, TrainingEvent
 from .layers import OPS, layer_kind
 from .network import Network
 from .settings import UpdateSettings, resolve
-from ground.spec_io import save_spec
 
 from .trainer import trainer_for
 
@@ -54,7 +54,7 @@ class Trainable(Protocol):
 
 
 @dataclass
-class UpdateResult:
+class UpdateResult(SpecResult):
     """The updated model and what the run did."""
 
     model: Trainable                             # emulator.Model with the trained weights
@@ -65,10 +65,6 @@ class UpdateResult:
     wall_time_s: float = 0.0
 
     @property
-    def spec(self):
-        return self.model.spec
-
-    @property
     def epoch_losses(self) -> list[float]:
         """Core ML's epoch-end lossValue: the last mini-batch's loss."""
         return [float(b[-1]) for b in self.batch_losses]
@@ -76,10 +72,6 @@ class UpdateResult:
     @property
     def epoch_mean_losses(self) -> list[float]:
         return [float(np.mean(b)) for b in self.batch_losses]
-
-    def save(self, path) -> None:
-        """Write the updated model (identical to the input but for the trained weights), atomically."""
-        save_spec(self.model.spec, path)
 
     def summary(self) -> dict[str, Any]:
         return {"settings": self.settings.as_dict(), "conventions": self.conventions,
