@@ -229,10 +229,7 @@ def load_array(path: str | Path, what: str = "the input") -> np.ndarray:
     """One ``.npy`` array, checked from its header first (kind of file, dtype, size, limit)."""
     path = Path(path)
     where = str(path)
-    if path.is_dir():
-        raise BadInputError("is a folder, not a .npy file", where=where, fix="save the batch with numpy.save")
-    if not path.exists():
-        raise BadInputError("no such file", where=where, fix="check the path")
+    limits.check_file(path, "a .npy file", fix="save the batch with numpy.save")
     head = _head(path)
     if not head:
         raise BadInputError("the file is empty, not a .npy array", where=where, fix="save the batch with numpy.save")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ground import limits
 from ground.errors import BadInputError, UnsupportedItem, UnsupportedLayerError
 
 READABLE = {"inner_product": "innerProduct"}
@@ -54,7 +55,7 @@ class TrainedLayer:
 
 def read_blobs(path: str | Path) -> dict[int, np.ndarray]:
     """Every blob of a ``model.espresso.weights`` file, by id, as float32 arrays."""
-    data = Path(path).read_bytes()
+    data = limits.read_file(Path(path), "the espresso weights file")
     where = f"'{Path(path).name}'"
     if len(data) < 8:
         raise BadInputError(f"{where} is too short to be an espresso weights file ({len(data)} bytes)")
@@ -79,7 +80,7 @@ def read_blobs(path: str | Path) -> dict[int, np.ndarray]:
 
 def read_net(path: str | Path) -> dict:
     """The JSON of a ``model.espresso.net`` file."""
-    raw = Path(path).read_bytes()
+    raw = limits.read_file(Path(path), "the espresso net")
     try:
         net = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):

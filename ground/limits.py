@@ -8,15 +8,19 @@ The default is 4 GiB for one array, archive member or declared input batch
 (:data:`DEFAULT_MAX_BYTES`); a model's config (``config.json``, an HDF5 ``model_config``) may take
 1/64 of it. Raise it with the CLI's ``--max-bytes SIZE`` (e.g. ``--max-bytes 16G``), the environment
 variable ``COREML_UPDATABLE_MAX_BYTES``, or :func:`set_max_bytes` in Python.
+
+Every reader of a user's file goes through :func:`check_file` (a folder or a missing path) and, where it
+reads the whole file, :func:`read_file` (the limit, the system's refusals), so all say them in one way.
 """
 from __future__ import annotations
 
 import math
 import os
 import re
+from pathlib import Path
 from typing import Iterable
 
-from .errors import BadInputError
+from .errors import BadInputError, from_os_error, out_of_memory
 
 DEFAULT_MAX_BYTES = 4 * 2**30
 ENV_VAR = "COREML_UPDATABLE_MAX_BYTES"
@@ -79,6 +83,28 @@ def check_bytes(nbytes: int, what: str, *, where: str | None = None, limit: int 
     if nbytes > limit:
         raise LimitError(f"{what} needs {human(nbytes)}, above the limit of {human(limit)}; nothing was read",
                          where=where, fix=_fix())
+
+
+def check_file(path: Path, not_a: str, *, fix: str, folder: str | None = None) -> None:
+    """Refuse a folder ('is a folder, not ``not_a``', or the message ``folder``; with ``fix``) or a
+    missing path ('no such file') before anything is read."""
+    where = str(path)
+    if path.is_dir():
+        raise BadInputError(folder or f"is a folder, not {not_a}", where=where, fix=fix)
+    if not path.exists():
+        raise BadInputError("no such file", where=where, fix="check the path")
+
+
+def read_file(path: Path, what: str, *, limit: int | None = None) -> bytes:
+    """The bytes of a file, refused above the limit (``limit`` or :func:`max_bytes`) before it is read, or
+    when the system refuses ('cannot read ``what``: permission denied') or memory runs out."""
+    try:
+        check_bytes(path.stat().st_size, what, where=str(path), limit=limit)
+        return path.read_bytes()
+    except OSError as exc:
+        raise from_os_error(exc, where=str(path), doing=f"cannot read {what}") from None
+    except MemoryError:
+        raise out_of_memory(f"reading {what}") from None
 
 
 def nbytes_of(shape: Iterable[int], itemsize: int) -> int:

@@ -38,14 +38,10 @@ def read_spec(source: Any) -> Model_pb2.Model:
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         where = str(path)
-        if path.is_dir():
-            raise BadInputError(
-                "is a folder (an .mlpackage or compiled .mlmodelc?), not an .mlmodel file; updatable models "
-                "are NeuralNetwork .mlmodel files", where=where,
-                fix="pass the .mlmodel file; convert ML Programs with this project's converter instead")
-        if not path.exists():
-            raise BadInputError("no such file", where=where, fix="check the path")
-        data = read_limited(path, "the model file")
+        limits.check_file(path, "an .mlmodel file", folder="is a folder (an .mlpackage or compiled .mlmodelc?), "
+                          "not an .mlmodel file; updatable models are NeuralNetwork .mlmodel files",
+                          fix="pass the .mlmodel file; convert ML Programs with this project's converter instead")
+        data = limits.read_file(path, "the model file")
     else:
         raise BadInputError(f"cannot read a Core ML model from a {type(source).__name__}",
                             fix="pass a path, bytes, a Model spec or a coremltools MLModel")
@@ -81,18 +77,6 @@ def model_type(spec: Model_pb2.Model) -> str:
 def network_of(spec: Model_pb2.Model):
     """The NeuralNetwork / NeuralNetworkClassifier / NeuralNetworkRegressor message of a spec."""
     return getattr(spec, model_type(spec))
-
-
-def read_limited(path: Path, what: str) -> bytes:
-    """The bytes of a file, refused above the size limit or when the system refuses (a clear error)."""
-    try:
-        size = path.stat().st_size
-        limits.check_bytes(size, what, where=str(path))
-        return path.read_bytes()
-    except OSError as exc:
-        raise from_os_error(exc, where=str(path), doing=f"cannot read {what}") from None
-    except MemoryError:
-        raise out_of_memory(f"reading {what}") from None
 
 
 def check_output(output: str | os.PathLike, sources: Any = None, *, force: bool = False) -> Path:

@@ -52,18 +52,14 @@ def read_keras(source: Any, *, allow_unsafe: bool = False) -> SourceGraph:
 def load_keras(path: Path, *, allow_unsafe: bool = False):
     """Load a Keras model file after checking its kind and scanning its config for code."""
     where = str(path)
-    if path.is_dir():
-        if (path / "saved_model.pb").exists():
-            raise BadInputError(
-                "is a TensorFlow SavedModel folder: it holds a traced graph, not Keras layers, and Keras 3 cannot "
-                "rebuild a model from it", where=where,
-                fix="re-save it as a Keras file where it was made (tf.keras 2: model.save('model.h5')), or load it "
-                    "with tf-keras (pip install --no-deps tf-keras) as tf_keras.models.load_model(folder) and "
-                    "save('model.h5'); then convert the .h5")
-        raise BadInputError("is a folder, not a Keras model file", where=where,
-                            fix="pass the .keras or .h5 file saved with model.save(...)")
-    if not path.exists():
-        raise BadInputError("no such file", where=where, fix="check the path")
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        raise BadInputError(
+            "is a TensorFlow SavedModel folder: it holds a traced graph, not Keras layers, and Keras 3 cannot "
+            "rebuild a model from it", where=where,
+            fix="re-save it as a Keras file where it was made (tf.keras 2: model.save('model.h5')), or load it "
+                "with tf-keras (pip install --no-deps tf-keras) as tf_keras.models.load_model(folder) and "
+                "save('model.h5'); then convert the .h5")
+    limits.check_file(path, "a Keras model file", fix="pass the .keras or .h5 file saved with model.save(...)")
     if path.suffix.lower() not in KERAS_SUFFIXES:
         raise BadInputError(f"'{path.suffix}' is not a Keras model file suffix ({', '.join(KERAS_SUFFIXES)})",
                             where=where, fix="pass a .keras or .h5 file saved with model.save(...)")

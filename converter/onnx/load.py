@@ -32,10 +32,7 @@ def load_model(source: Any) -> tuple[Any, str]:
     else:
         path = Path(source)
         origin = str(path)
-        if path.is_dir():
-            raise BadInputError("is a folder, not an ONNX model file", where=origin, fix="pass the .onnx file")
-        if not path.exists():
-            raise BadInputError("no such file", where=origin, fix="check the path")
+        limits.check_file(path, "an ONNX model file", fix="pass the .onnx file")
         try:
             limits.check_bytes(path.stat().st_size, "the ONNX file", where=origin)
             model = onnx.load_model(str(path), load_external_data=False)

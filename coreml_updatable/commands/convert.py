@@ -134,14 +134,9 @@ def image_inputs_from(args) -> list:
 
 def _label_lines(path: Path) -> list[str]:
     from ground import limits
-    from ground.errors import from_os_error
 
     try:
-        limits.check_bytes(path.stat().st_size, "the class-labels file", where=str(path),
-                           limit=limits.max_config_bytes())
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise from_os_error(exc, where=str(path), doing="cannot read the class labels") from None
+        text = limits.read_file(path, "the class-labels file", limit=limits.max_config_bytes()).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInputError(f"the class-labels file is not UTF-8 text (byte {exc.start}: a binary file?)",
                             where=str(path), fix="give a text file with one label a line, or a,b,c") from None
