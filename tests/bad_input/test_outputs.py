@@ -6,61 +6,60 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from .conftest import refused
 
 IS_INPUT = "the output path is an input of this command"
 
 
-def test_train_refuses_to_overwrite_its_training_data(capsys, work):
-    refused(capsys, work, "train", work / "model.mlmodel", "--data", work / "data.npz", "-o", work / "data.npz",
-            "--force", match=IS_INPUT)
-
-
-def test_train_refuses_to_overwrite_its_model(capsys, work):
-    refused(capsys, work, "train", work / "model.mlmodel", "--data", work / "data.npz", "-o", work / "model.mlmodel",
-            "--force", match=IS_INPUT)
-
-
-def test_train_refuses_a_link_to_its_data(capsys, work):
+def _link_to_the_data(work: Path) -> None:
     os.symlink(work / "data.npz", work / "link.npz")
-    refused(capsys, work, "train", work / "model.mlmodel", "--data", work / "data.npz", "-o", work / "link.npz",
-            "--force", match=IS_INPUT)
 
 
-def test_train_refuses_a_path_that_resolves_to_its_model(capsys, work):
+def _a_sub_folder(work: Path) -> None:
     (work / "sub").mkdir()
-    refused(capsys, work, "train", work / "model.mlmodel", "--data", work / "data.npz",
-            "-o", work / "sub" / ".." / "model.mlmodel", "--force", match=IS_INPUT)
 
 
-def test_train_refuses_an_idx_file_of_its_data_folder(capsys, work):
+def _an_idx_folder(work: Path) -> None:
     folder = work / "idx"
     folder.mkdir()
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                  "t10k-labels-idx1-ubyte"):
         (folder / name).write_bytes(b"\0\0\x08\x01\0\0\0\0")
-    refused(capsys, work, "train", work / "model.mlmodel", "--data", folder, "-o", folder / "t10k-labels-idx1-ubyte",
-            "--force", match=IS_INPUT)
 
 
-def test_predict_refuses_to_overwrite_its_input(capsys, work):
-    refused(capsys, work, "predict", work / "model.mlmodel", "--input", work / "x.npy", "-o", work / "x.npy",
-            "--force", match=IS_INPUT)
-
-
-def test_predict_refuses_to_overwrite_its_model(capsys, work):
-    refused(capsys, work, "predict", work / "model.mlmodel", "--input", work / "x.npy", "-o", work / "model.mlmodel",
-            "--force", match=IS_INPUT)
-
-
-def test_convert_refuses_a_link_to_its_source(capsys, work):
+def _a_link_to_the_onnx_source(work: Path) -> None:
     from fixtures import onnx as onnx_fixtures
 
-    source = work / "m.onnx"
-    source.write_bytes((Path(onnx_fixtures.__file__).parent / "torch_mlp.onnx").read_bytes())
-    os.symlink(source, work / "out.mlmodel")
-    refused(capsys, work, "convert", source, "-o", work / "out.mlmodel", "--force", match=IS_INPUT)
+    (work / "m.onnx").write_bytes((Path(onnx_fixtures.__file__).parent / "torch_mlp.onnx").read_bytes())
+    os.symlink(work / "m.onnx", work / "out.mlmodel")
+
+
+TRAIN = ("train", "model.mlmodel", "--data", "data.npz")
+PREDICT = ("predict", "model.mlmodel", "--input", "x.npy")
+# case: (set-up of the work folder, the command line; paths relative to the work folder, -o and --force added)
+OUTPUT_IS_INPUT = {
+    "train_overwriting_its_training_data": (None, TRAIN, "data.npz"),
+    "train_overwriting_its_model": (None, TRAIN, "model.mlmodel"),
+    "train_writing_a_link_to_its_data": (_link_to_the_data, TRAIN, "link.npz"),
+    "train_writing_a_path_that_resolves_to_its_model": (_a_sub_folder, TRAIN, "sub/../model.mlmodel"),
+    "train_overwriting_an_idx_file_of_its_data_folder": (_an_idx_folder, ("train", "model.mlmodel", "--data", "idx"),
+                                                         "idx/t10k-labels-idx1-ubyte"),
+    "predict_overwriting_its_input": (None, PREDICT, "x.npy"),
+    "predict_overwriting_its_model": (None, PREDICT, "model.mlmodel"),
+    "convert_writing_a_link_to_its_source": (_a_link_to_the_onnx_source, ("convert", "m.onnx"), "out.mlmodel"),
+}
+
+
+@pytest.mark.parametrize("case", list(OUTPUT_IS_INPUT))
+def test_an_output_that_is_an_input_is_refused(capsys, work, case):
+    setup, command, output = OUTPUT_IS_INPUT[case]
+    if setup is not None:
+        setup(work)
+    name, *rest = command
+    refused(capsys, work, name, *(a if a.startswith("-") else work / a for a in rest), "-o", work / output, "--force",
+            match=IS_INPUT)
 
 
 def test_an_existing_output_needs_force(capsys, work):

@@ -64,31 +64,23 @@ def test_unreadable_mlmodel_is_called_unreadable_not_corrupt(capsys, work, monke
     assert "corrupt" not in result.text and "truncated" not in result.text
 
 
-def test_unreadable_keras_file(capsys, work, monkeypatch):
-    source = work / "m.keras"
-    source.write_bytes(KERAS.read_bytes())
+@pytest.mark.parametrize("fixture", [KERAS, ONNX], ids=["keras", "onnx"])
+def test_unreadable_source_model(capsys, work, monkeypatch, fixture):
+    source = work / f"m{fixture.suffix}"
+    source.write_bytes(fixture.read_bytes())
     _deny_reading(monkeypatch, source)
     result = refused(capsys, work, "convert", source, "-o", work / "out.mlmodel", match="permission denied")
     assert "corrupt" not in result.text
 
 
-def test_unreadable_onnx_file(capsys, work, monkeypatch):
-    source = work / "m.onnx"
-    source.write_bytes(ONNX.read_bytes())
-    _deny_reading(monkeypatch, source)
-    result = refused(capsys, work, "convert", source, "-o", work / "out.mlmodel", match="permission denied")
-    assert "corrupt" not in result.text
-
-
-def test_unreadable_data(capsys, work, monkeypatch):
-    _deny_reading(monkeypatch, work / "data.npz")
-    refused(capsys, work, "evaluate", work / "model.mlmodel", "--data", work / "data.npz", match="permission denied")
-
-
-def test_unreadable_predict_input(capsys, work, monkeypatch):
-    _deny_reading(monkeypatch, work / "x.npy", errno.EIO)
-    refused(capsys, work, "predict", work / "model.mlmodel", "--input", work / "x.npy", "-o", work / "y.npy",
-            match="input/output error")
+@pytest.mark.parametrize("name, code, command, words", [
+    ("data.npz", errno.EACCES, ("evaluate", "model.mlmodel", "--data", "data.npz"), "permission denied"),
+    ("x.npy", errno.EIO, ("predict", "model.mlmodel", "--input", "x.npy", "-o", "y.npy"), "input/output error")],
+    ids=["evaluate_data", "predict_input"])
+def test_unreadable_data_file(capsys, work, monkeypatch, name, code, command, words):
+    _deny_reading(monkeypatch, work / name, code)
+    verb, *rest = command
+    refused(capsys, work, verb, *(a if a.startswith("-") else work / a for a in rest), match=words)
 
 
 def test_out_of_memory(capsys, work, monkeypatch):

@@ -99,15 +99,18 @@ def pool2d(x, kind, kernel, stride, pads=(0, 0, 0, 0), exclude_padding=True):
             r0, c0 = i * stride[0] - t, j * stride[1] - l  # window start in input coordinates
             rs, re = max(r0, 0), min(r0 + kernel[0], h)
             cs, ce = max(c0, 0), min(c0 + kernel[1], w)
-            patch = x[:, :, rs:re, cs:ce]
-            if kind == "MAX":
-                y[:, :, i, j] = patch.max(axis=(2, 3))
-            elif kind == "L2":
-                y[:, :, i, j] = np.sqrt((patch ** 2).sum(axis=(2, 3)))
-            else:
-                count = (re - rs) * (ce - cs) if exclude_padding else kernel[0] * kernel[1]
-                y[:, :, i, j] = patch.sum(axis=(2, 3)) / count
+            count = (re - rs) * (ce - cs) if exclude_padding else kernel[0] * kernel[1]
+            y[:, :, i, j] = _pooled(x[:, :, rs:re, cs:ce], kind, count)
     return y
+
+
+def _pooled(patch, kind, count):
+    """MAX / L2 / AVERAGE of a (N, C, h, w) window, per example and channel; AVERAGE divides by ``count``."""
+    if kind == "MAX":
+        return patch.max(axis=(2, 3))
+    if kind == "L2":
+        return np.sqrt((patch ** 2).sum(axis=(2, 3)))
+    return patch.sum(axis=(2, 3)) / count
 
 
 def pool2d_include_last_pixel(x, kind, kernel, stride, pad, exclude_padding):
@@ -132,14 +135,8 @@ def pool2d_include_last_pixel(x, kind, kernel, stride, pad, exclude_padding):
             he, we = min(hs + kernel[0], h + pad[0]), min(ws + kernel[1], w + pad[1])
             padded_count = (he - hs) * (we - ws)
             hs, ws, he, we = max(hs, 0), max(ws, 0), min(he, h), min(we, w)
-            patch = x[:, :, hs:he, ws:we]
-            if kind == "MAX":
-                y[:, :, i, j] = patch.max(axis=(2, 3))
-            elif kind == "L2":
-                y[:, :, i, j] = np.sqrt((patch ** 2).sum(axis=(2, 3)))
-            else:
-                count = (he - hs) * (we - ws) if exclude_padding else padded_count
-                y[:, :, i, j] = patch.sum(axis=(2, 3)) / count
+            count = (he - hs) * (we - ws) if exclude_padding else padded_count
+            y[:, :, i, j] = _pooled(x[:, :, hs:he, ws:we], kind, count)
     return y
 
 

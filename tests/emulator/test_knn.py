@@ -76,18 +76,9 @@ def _check_against_sklearn(model: KNNModel, sk, queries: np.ndarray) -> None:
 @pytest.mark.parametrize("index", ["linear", "kd_tree"])
 @pytest.mark.parametrize("weighting", ["uniform", "inverse_distance"])
 @pytest.mark.parametrize("k", [1, 3, 5])
-def test_random_data_matches_sklearn(random_data, index, weighting, k):
-    x, y, q = random_data
-    b = _builder(x.shape[1], k, weighting, index)
-    b.add_samples(x, y.tolist())
-    _check_against_sklearn(emulator.load(b.spec), _sklearn(k, weighting, index).fit(x, y), q)
-
-
-@pytest.mark.parametrize("index", ["linear", "kd_tree"])
-@pytest.mark.parametrize("weighting", ["uniform", "inverse_distance"])
-@pytest.mark.parametrize("k", [1, 3, 5])
-def test_mnist_embeddings_match_sklearn(mnist_embeddings, index, weighting, k):
-    x, y, q = mnist_embeddings
+@pytest.mark.parametrize("data", ["random_data", "mnist_embeddings"])
+def test_matches_sklearn(request, data, index, weighting, k):
+    x, y, q = request.getfixturevalue(data)
     b = _builder(x.shape[1], k, weighting, index)
     b.add_samples(x, y.tolist())
     _check_against_sklearn(emulator.load(b.spec), _sklearn(k, weighting, index).fit(x, y), q)
@@ -124,12 +115,12 @@ def test_update_string_labels_and_new_labels_join_the_end():
         new.update({"features": np.zeros((1, 2)), "label": [3]})
 
 
-def test_neighbors_at_equal_distance_first_stored_wins():
-    for index in ("linear", "kd_tree"):
-        b = _builder(1, 1, "uniform", index)
-        b.add_samples(np.array([[1.0], [-1.0], [3.0], [4.0], [5.0], [6.0], [7.0], [8.0], [9.0], [10.0]]),
-                      [7, 8, 1, 1, 1, 1, 1, 1, 1, 1])
-        assert emulator.load(b.spec).predict({"features": np.array([[0.0]])})["label"][0] == 7
+@pytest.mark.parametrize("index", ["linear", "kd_tree"])
+def test_neighbors_at_equal_distance_first_stored_wins(index):
+    b = _builder(1, 1, "uniform", index)
+    b.add_samples(np.array([[1.0], [-1.0], [3.0], [4.0], [5.0], [6.0], [7.0], [8.0], [9.0], [10.0]]),
+                  [7, 8, 1, 1, 1, 1, 1, 1, 1, 1])
+    assert emulator.load(b.spec).predict({"features": np.array([[0.0]])})["label"][0] == 7
 
 
 def test_number_of_neighbors_override_is_range_checked(random_data):

@@ -153,21 +153,19 @@ def test_load_constant_nd_broadcasts_over_examples(rng):
 # ---------------------------------------------------------------- shapes
 
 
-@pytest.mark.parametrize("axes", list(itertools.permutations(range(3))))
-def test_transpose(rng, axes):
-    x = rng.normal(size=(N, 2, 3, 4))
-    layer = new_layer("t", ["x"], ["y"])
-    layer.transpose.axes.extend(axes)
-    np.testing.assert_array_equal(run([layer], {"x": x})[0], per_example(lambda e: np.transpose(e, axes), x)
-                                  .astype(np.float32))
+# layer kind: (its field that takes the argument, the reference on one example)
+MOVES = {"transpose": ("axes", np.transpose), "reshapeStatic": ("targetShape", np.reshape)}
 
 
-@pytest.mark.parametrize("target", [(6, 4), (24,), (4, -1, 2), (1, 2, 12)])
-def test_reshape_static(rng, target):
+@pytest.mark.parametrize("kind, arg", [("transpose", axes) for axes in itertools.permutations(range(3))]
+                         + [("reshapeStatic", target) for target in [(6, 4), (24,), (4, -1, 2), (1, 2, 12)]],
+                         ids=lambda v: "_".join(map(str, v)) if isinstance(v, tuple) else v)
+def test_transpose_and_reshape_static(rng, kind, arg):
     x = rng.normal(size=(N, 2, 3, 4))
-    layer = new_layer("rs", ["x"], ["y"])
-    layer.reshapeStatic.targetShape.extend(target)
-    np.testing.assert_array_equal(run([layer], {"x": x})[0], per_example(lambda e: e.reshape(target), x)
+    layer = new_layer("move", ["x"], ["y"])
+    field, reference = MOVES[kind]
+    getattr(getattr(layer, kind), field).extend(arg)
+    np.testing.assert_array_equal(run([layer], {"x": x})[0], per_example(lambda e: reference(e, arg), x)
                                   .astype(np.float32))
 
 
