@@ -57,13 +57,23 @@ def conv(deconv: bool = False) -> Any:
     return layer
 
 
-def inner() -> Any:
-    layer = _layer("innerProduct")
-    p = layer.innerProduct
-    p.inputChannels, p.outputChannels, p.hasBias = 4, 3, True
-    _floats(p.weights, 12)
-    _floats(p.bias, 3)
+def _matrix(kind: str, n_bias: int, **sizes: int) -> Any:
+    """A ``kind`` layer with ``sizes`` set, weights of their product and (``n_bias``) a bias."""
+    layer = _layer(kind)
+    p = getattr(layer, kind)
+    n = 1
+    for field, value in sizes.items():
+        setattr(p, field, value)
+        n *= value
+    _floats(p.weights, n)
+    if n_bias:
+        p.hasBias = True
+        _floats(p.bias, n_bias)
     return layer
+
+
+def inner() -> Any:
+    return _matrix("innerProduct", 3, inputChannels=4, outputChannels=3)
 
 
 def batchnorm() -> Any:
@@ -107,16 +117,9 @@ def load_constant_nd() -> Any:
 
 
 def embedding(nd: bool = False) -> Any:
-    layer = _layer("embeddingND" if nd else "embedding")
     if nd:
-        layer.embeddingND.vocabSize, layer.embeddingND.embeddingSize = 5, 2
-        _floats(layer.embeddingND.weights, 10)
-    else:
-        p = layer.embedding
-        p.inputDim, p.outputChannels, p.hasBias = 5, 2, True
-        _floats(p.weights, 10)
-        _floats(p.bias, 2)
-    return layer
+        return _matrix("embeddingND", 0, vocabSize=5, embeddingSize=2)
+    return _matrix("embedding", 2, inputDim=5, outputChannels=2)
 
 
 def simple_rnn() -> Any:
@@ -239,11 +242,7 @@ def crop(two: bool = False) -> Any:
 
 
 def batched_matmul() -> Any:
-    layer = _layer("batchedMatmul")
-    p = layer.batchedMatmul
-    p.weightMatrixFirstDimension, p.weightMatrixSecondDimension = 4, 3
-    _floats(p.weights, 12)
-    return layer
+    return _matrix("batchedMatmul", 0, weightMatrixFirstDimension=4, weightMatrixSecondDimension=3)
 
 
 def layer_norm() -> Any:
