@@ -7,7 +7,8 @@ Numbered as in the project's rules document (Core ML's ``mlmodel/src/Validation/
 back-propagation rule is broken) listing all of them. A model that is not updatable gets only the
 inference-level checks Core ML would run on it; a pipeline gets its own rules (feature types along it,
 which model may be updatable, names, training inputs: :mod:`.pipeline`) and its sub-models' checks; a
-k-NN classifier (:mod:`.knn`) and a linked model get theirs.
+k-NN classifier (:mod:`.knn`) and a linked model get theirs. Every layer of a network gets Apple's
+per-layer rules (input/output counts, parameters, weight sizes: :mod:`.layers`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..errors import BackpropRuleError, RuleViolation, ValidationError
 
 from . import graph as G
 from . import knn as K
+from . import layers as L
 from . import pipeline as P
 from . import interface as I
 from . import update as U
@@ -46,7 +48,7 @@ def violations(spec: Any) -> list[RuleViolation]:
     elif kind == "linkedModel":
         out += P.linked_model(spec)
     elif kind in S.NN_TYPES:
-        out += I.interface(spec) + G.structure(spec)
+        out += I.interface(spec) + G.structure(spec) + L.layer_params(spec)
         if spec.isUpdatable:
             out += G.layers(spec) + U.loss(spec) + U.update_params(spec) + G.backprop(spec)
             out += U.training_inputs(spec)
@@ -69,9 +71,9 @@ def check(spec: Any, *, context: str = "model") -> None:
 
 
 def pass_structure(spec: Any) -> list[RuleViolation]:
-    """What must hold after every pass: Core ML's inference structure plus distinct layer names."""
+    """What must hold after every pass: Core ML's inference structure, its per-layer rules, distinct layer names."""
     nn = S.nn_of(spec)
-    out = I.interface(spec) + G.structure(spec)
+    out = I.interface(spec) + G.structure(spec) + L.layer_params(spec)
     seen: set[str] = set()
     for layer in nn.layers:
         if layer.name in seen:

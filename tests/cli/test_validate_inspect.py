@@ -61,8 +61,9 @@ def test_validate_float16_frozen_weights_are_not_a_violation(tmp_path, capsys):
     frozen = next(layer for layer in spec.neuralNetwork.layers if layer.name == "h")
     frozen.isUpdatable = frozen.innerProduct.weights.isUpdatable = frozen.innerProduct.bias.isUpdatable = False
     ip = frozen.innerProduct
-    ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
-    ip.weights.ClearField("floatValue")
+    for wp in (ip.weights, ip.bias):            # both: Core ML refuses float32 mixed with float16 in one layer
+        wp.float16Value = np.asarray(wp.floatValue, np.float16).tobytes()
+        wp.ClearField("floatValue")
     path = str(save_spec(spec, tmp_path / "fp16.mlmodel"))
     assert main(["validate", path]) == 0
     assert "valid updatable Core ML model" in capsys.readouterr().out

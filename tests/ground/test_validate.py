@@ -187,17 +187,24 @@ def test_rule8_quantized_and_float16():
     frozen.isUpdatable = frozen.innerProduct.weights.isUpdatable = frozen.innerProduct.bias.isUpdatable = False
     ip = frozen.innerProduct
     import numpy as np
-    ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
-    ip.weights.ClearField("floatValue")
+    for wp in (ip.weights, ip.bias):            # weights and bias both: Apple refuses a float32/float16 mix
+        wp.float16Value = np.asarray(wp.floatValue, np.float16).tobytes()
+        wp.ClearField("floatValue")
     assert violations(spec) == []
     spec = updatable_mlp()                      # in an updatable layer: coremltools' builder refuses it
     ip = layer(spec, "out").innerProduct
-    ip.weights.float16Value = np.asarray(ip.weights.floatValue, np.float16).tobytes()
-    ip.weights.ClearField("floatValue")
+    for wp in (ip.weights, ip.bias):
+        wp.float16Value = np.asarray(wp.floatValue, np.float16).tobytes()
+        wp.ClearField("floatValue")
     found = violations(spec)
-    assert any(v.rule == "8" and "FP16 weights" in v.message and v.origin == "coremltools" for v in found)
+    assert [(v.rule, v.origin) for v in found] == [("8", "coremltools")] and "FP16 weights" in found[0].message
+    ip.bias.floatValue.extend([0.0] * (len(ip.bias.float16Value) // 2))   # bias float32 again: a mix
+    ip.bias.ClearField("float16Value")
+    found = violations(spec)
     assert any(v.rule == "8" and "different precisions" in v.message for v in found)
-    assert not any(v.origin == "apple" for v in found)
+    assert [v.message for v in found if v.origin == "apple"] == [
+        "Inner product layer 'outhas unmatched precisions of weights/bias They should either be half or full "
+        "precision."]
 
 
 def test_rule9_name_collision():
