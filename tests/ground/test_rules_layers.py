@@ -43,6 +43,17 @@ def _quant(wp: Any, n_bytes: int, bits: int = 8, scale: int = 1, lut: int | None
         wp.quantization.lookupTableQuantization.floatValue.extend([0.0] * lut)
 
 
+def _int8(wp: Any, bits: int = 8, scale: int = 1, bias: int = 0, lut: bool = False) -> None:
+    wp.ClearField("floatValue")
+    wp.int8RawValue = b"\x01" * 12
+    wp.quantization.numberOfBits = bits
+    if lut:
+        wp.quantization.lookupTableQuantization.floatValue.extend([0.0] * 2 ** bits)
+    else:
+        wp.quantization.linearQuantization.scale.extend([1.0] * scale)
+        wp.quantization.linearQuantization.bias.extend([0.0] * bias)
+
+
 def conv(deconv: bool = False) -> Any:
     layer = _layer("convolution")
     p = layer.convolution
@@ -417,6 +428,22 @@ CASES: list[tuple[str, Callable[[Any], None], str]] = [
     ("batchedMatmul", _both(_io(inputs=["x", "z"]), _set("hasBias", True)),
      "BatchedMatMul layer 'L': has two inputs and 'hasBias' flag is set to True.However, bias is only supported "
      "when the layer has 1 input."),
+    ("inner", _both(_set("int8DynamicQuantize", True), _wp("weights", _int8, bits=4)),
+     "Layer 'L' of type 'InnerProduct : Number of bits must equal 8 when flag 'int8DynamicQuantize' is set to true."),
+    ("inner", _both(_set("int8DynamicQuantize", True), _wp("weights", _int8, lut=True)),
+     "Layer 'L' of type 'InnerProduct : Linear quantization must be used when flag 'int8DynamicQuantize' is set to "
+     "true."),
+    ("inner", _both(_set("int8DynamicQuantize", True), _wp("weights", _int8, scale=3)),
+     "Layer 'L' of type 'InnerProduct : Linear quantization scale must be size 1 when flag 'int8DynamicQuantize' is "
+     "set to true."),
+    ("inner", _both(_set("int8DynamicQuantize", True), _wp("weights", _int8, bias=1)),
+     "Layer 'L' of type 'InnerProduct : Linear quantization bias must be empty when flag 'int8DynamicQuantize' is "
+     "set to true."),
+    ("batchedMatmul", _both(_io(inputs=["x", "z"]), _set("int8DynamicQuantize", True)),
+     "BatchedMatMul layer 'L': cannot use dynamic quantization with 2 inputs."),
+    ("conv", _wp("bias", _quant, 1, bits=8), "ConvolutionLayer 'L' has insufficient bytes for quantized bias with "
+                                             "2units."),
+    ("gru", _second_storage("updateGateWeightMatrix"), "GRULayer 'L' has unspecified update gate weight matrix."),
     # batchnorm
     ("batchnorm", _wp("mean", _f16, 3), "Batchnorm layer 'L' parameters have values for both full and half "
                                         "precision. Parameters should either be specified in half or full "
@@ -574,6 +601,19 @@ CASES: list[tuple[str, Callable[[Any], None], str]] = [
     ("squeeze", _set("axes", [0, 2]), "Squeeze Layer 'L': output rank plus the length of the axes parameter must "
                                       "equal input rank."),
     ("squeeze", _set("axes", [5]), "Squeeze Layer 'L': axes refers to a dimension that exceeds the input rank."),
+    ("layerNorm", _set("normalizedShape", []), "Normalized shape is required parameter for 'L' layer."),
+    ("layerNorm", _clear("beta"), "Beta is required parameter for 'L' layer."),
+    ("layerNorm", _wp("gamma", _quant, 3), "Gamma and Beta should not be quantized for 'L' layer."),
+    ("layerNorm", _wp("gamma", _floats, 4), "Shape of gamma should match normalized_shape for 'L' layer."),
+    ("sliceStatic", _set("beginIds", []), "Begin IDs are required parameters for 'L' layer."),
+    ("sliceStatic", _set("endIds", []), "End IDs are required parameters for 'L' layer."),
+    ("sliceStatic", _set("beginMasks", []), "Begin masks are required parameters for 'L' layer."),
+    ("expandDims", _both(_set("axes", [0, -3]), lambda layer: setattr(layer.inputTensor[0], "rank", 1)),
+     "ExpandDims Layer 'L': axes parameter list cannot have the same value more than once."),
+    ("squeeze", _set("axes", []), "Squeeze Layer 'L': length of the 'axes' parameter cannot be 0."),
+    ("squeeze", _set("axes", [1, 1]), "Squeeze Layer 'L': all the values in the 'axes' parameter must be unique."),
+    ("squeeze", _both(_set("axes", [2, -1]), lambda layer: setattr(layer.outputTensor[0], "rank", 1)),
+     "Squeeze Layer 'L': axes parameter list cannot have the same value more than once."),
     ("layerNorm", _wp("beta", _floats, 2), "Shape of beta should match normalized_shape for 'L' layer."),
     ("layerNorm", _clear("gamma"), "Gamma is required parameter for 'L' layer."),
 ]
