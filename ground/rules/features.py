@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import RuleViolation
 
 from .. import nn_spec as S
+from .interface import new_layers
 
 IOS12, IOS13, IOS14, IOS16, IOS18, IOS26 = 3, 4, 5, 7, 9, 10
 NEWEST = IOS26
@@ -284,7 +285,8 @@ def training_features(spec: Any) -> list[RuleViolation]:
         if not fd.name or fd.type.WhichOneof("Type") is None:
             problem = feature(fd, spec.specificationVersion, "training input")
             if problem:
-                out.append(_v("31", problem[0], f"training input '{fd.name}'", problem[1]))
+                out.append(RuleViolation("31", problem[0], where=f"training input '{fd.name}'", fix=problem[1],
+                                         origin="project"))
     return out
 
 
@@ -304,8 +306,6 @@ def _needs(model: Any) -> list[tuple[int, str]]:
     """(version, what) for the features of ``model`` itself that coremltools' ``hasIOS12Features`` /
     ``hasIOS13Features`` (``Utils.cpp``) date (updatable models and the version-gated feature types are
     Apple's own checks: rule 1, rule 31)."""
-    from .interface import new_layers
-
     kind, out = S.model_kind(model), []
     for fd in list(model.description.input) + list(model.description.output):
         which = fd.type.WhichOneof("Type")

@@ -78,7 +78,7 @@ def interface(spec: Any) -> list[RuleViolation]:
     """Shape-mapping and input-rank rules, then (N-d interpretation) the tensor messages and the ranks at the
     model's edges (feature descriptions, present for every model type, are :mod:`.features`')."""
     nn, desc = S.nn_of(spec), spec.description
-    out = C.nn_io_types(spec, S.model_kind(spec))
+    out = C.nn_io_types(spec, S.model_kind(spec)) + N.preprocessing(spec, nn)
     arrays = [f for f in desc.input if f.type.WhichOneof("Type") == "multiArrayType"]
     newer = new_layers(nn)
     if newer and nn.arrayInputShapeMapping == 0 and arrays:

@@ -79,3 +79,32 @@ def tensors(nn: Any, io_ranks: dict[str, int]) -> list[RuleViolation]:
                                   f"declare '{blob}' with one rank ({ranks[blob]}) in every layer"))
                 ranks.setdefault(blob, rank)
     return out
+
+
+def preprocessing(spec: Any, nn: Any) -> list[RuleViolation]:
+    """Rule 38 (project; Apple's validator checks no preprocessing field): each entry names a model input
+    (``NeuralNetwork.proto``: "must be equal to the input name"; empty only for a one-input model), sets a
+    scaler or a mean image, and a mean image holds one value per [C, H, W] element of its image."""
+    inputs = {fd.name: fd for fd in spec.description.input}
+    out = []
+    for i, pre in enumerate(nn.preprocessing):
+        where = f"preprocessing {i}"
+        name = pre.featureName or (next(iter(inputs)) if len(inputs) == 1 else "")
+        if name not in inputs:
+            out.append(RuleViolation("38", f"project rule: the preprocessing names input '{pre.featureName}', which the "
+                                           "model does not have: Core ML applies it to no input", where=where,
+                                     fix=f"set featureName to one of {sorted(inputs)}", origin="project"))
+            continue
+        kind = pre.WhichOneof("preprocessor")
+        if kind is None:
+            out.append(RuleViolation("38", "project rule: the preprocessing sets neither a scaler nor a mean image",
+                                     where=where, fix="set scaler or meanImage, or remove the entry", origin="project"))
+        elif kind == "meanImage" and inputs[name].type.WhichOneof("Type") == "imageType":
+            t = inputs[name].type.imageType
+            want = (1 if t.colorSpace in (10, 40) else 3) * t.height * t.width
+            if len(pre.meanImage.meanImage) != want:
+                out.append(RuleViolation(
+                    "38", f"project rule: the mean image holds {len(pre.meanImage.meanImage)} values; the image "
+                    f"'{name}' has {want} ([C, H, W])", where=where,
+                    fix="store one mean value per channel and pixel, in [C, H, W] order", origin="project"))
+    return out

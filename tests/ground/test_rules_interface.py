@@ -438,3 +438,28 @@ def test_all_violations_reported_together():
     spec = _optional_output(_dim(_set(plain(), specificationVersion=11), -1))
     rules = [v.rule for v in violations(spec)]
     assert rules.count("30") == 1 and rules.count("31") == 1 and rules.count("32") == 1
+
+
+def _preprocessed(featureName="x", mean=None, scaler=True):
+    spec = _set(_image_input(plain(), colorspace=20), specificationVersion=4)
+    pre = spec.neuralNetwork.preprocessing.add(featureName=featureName)
+    if mean is not None:
+        pre.meanImage.meanImage.extend([0.0] * mean)
+    elif scaler:
+        pre.scaler.channelScale = 1 / 255
+    return spec
+
+
+@pytest.mark.parametrize("build,message", [
+    (lambda: _preprocessed("image"), "project rule: the preprocessing names input 'image', which the model does not "
+                                     "have: Core ML applies it to no input"),
+    (lambda: _preprocessed(scaler=False), "project rule: the preprocessing sets neither a scaler nor a mean image"),
+    (lambda: _preprocessed(mean=64), "project rule: the mean image holds 64 values; the image 'x' has 192 ([C, H, W])"),
+])
+def test_preprocessing_project_rules(build, message):
+    assert ("38", message, "project") in found(build())
+
+
+def test_preprocessing_that_fits_passes():
+    assert [v for v in violations(_preprocessed()) if v.rule == "38"] == []
+    assert [v for v in violations(_preprocessed("", mean=192)) if v.rule == "38"] == []
