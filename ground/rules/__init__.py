@@ -4,8 +4,11 @@ Numbered as in the project's rules document (Core ML's ``mlmodel/src/Validation/
 
 :func:`violations` lists every broken rule of any ``.mlmodel`` spec (Core ML itself stops at the first);
 :func:`check` raises :class:`ValidationError` (or :class:`BackpropRuleError` when only the
-back-propagation rule is broken) listing all of them. A model that is not updatable gets only the
-inference-level checks Core ML would run on it; a pipeline gets its own rules (feature types along it,
+back-propagation rule is broken) listing all of them. Every model first gets Core ML's generic checks
+(:mod:`.features`: version, feature descriptions, optional features) and, at the end, coremltools' check of
+the declared version against the features used. A model that is not updatable gets only the
+inference-level checks Core ML would run on it (a network's classifier or regressor interface:
+:mod:`.classifier`; other model types: :mod:`.models`); a pipeline gets its own rules (feature types along it,
 which model may be updatable, names, training inputs: :mod:`.pipeline`) and its sub-models' checks; a
 k-NN classifier (:mod:`.knn`) and a linked model get theirs.
 """
