@@ -262,3 +262,30 @@ def test_the_classifier_interface_reaches_every_classifier_type():
     spec = glm_classifier()
     spec.description.predictedFeatureName = ""
     assert "Specification is missing classifier predictedFeatureName" in [v.message for v in violations(spec)]
+
+
+def _coremltools_models() -> dict[str, Model_pb2.Model]:
+    from coremltools.models import datatypes
+    from coremltools.models.array_feature_extractor import create_array_feature_extractor
+    from coremltools.models.feature_vectorizer import create_feature_vectorizer
+    from coremltools.models.pipeline import Pipeline
+    from coremltools.models.tree_ensemble import TreeEnsembleClassifier, TreeEnsembleRegressor
+
+    x5, x3 = [("x", datatypes.Array(5))], [("x", datatypes.Array(3))]
+    trees = {"tree classifier": TreeEnsembleClassifier(x3, class_labels=[0, 1], output_features="label"),
+             "tree regressor": TreeEnsembleRegressor(x3, "y")}
+    for t in trees.values():
+        t.add_branch_node(0, 0, 0, 0.5, "BranchOnValueLessThan", 1, 2)
+        t.add_leaf_node(0, 1, -1.0)
+        t.add_leaf_node(0, 2, 1.0)
+    pipe = Pipeline(x5, [("y", datatypes.Array(2))])
+    pipe.add_model(create_array_feature_extractor(x5, "y", [1, 3]))
+    return {"extractor one": create_array_feature_extractor(x5, "y", 2),
+            "vectorizer": create_feature_vectorizer([("a", datatypes.Double()), ("b", datatypes.Array(3))], "v")[0],
+            "pipeline": pipe.spec, **{k: t.spec for k, t in trees.items()}}
+
+
+def test_coremltools_builders_models_pass():
+    """No false positive on the models coremltools' own builders write (version 1, other model types)."""
+    for name, spec in _coremltools_models().items():
+        assert violations(spec) == [], name
