@@ -200,9 +200,28 @@ INTERFACE_CASES: list[tuple[str, Callable[[], Model_pb2.Model], str, str]] = [
     ("classifier probabilities type", lambda: _probabilities_string(_nn_head()), "33",
      'Unsupported type "MLFeatureTypeType_stringType" for feature "probs". Should be one of: '
      'MLFeatureTypeType_multiArrayType, MLFeatureTypeType_dictionaryType.'),
+    ("multi-function", lambda: _functions(), "31",
+     "This model type doesn't support multi-function syntax."),
+    ("multi-function top level", lambda: _functions(), "31",
+     "Multi-function model must not use top level input feature description."),
+    ("no inputs outside networks", lambda: _no_inputs(_glm_regressor()), "31", "Models must have one or more inputs."),
+    ("state description", lambda: _state_description(plain()), "31",
+     "State feature description can declare only state features, but 'x2' is not."),
     ("pipeline's own features", lambda: _pipeline_feature(), "31",
      "Description of multiarray feature 'x' has missing shape constraints."),
 ]
+
+
+def _functions():
+    spec = plain()
+    spec.description.defaultFunctionName = "main"
+    return spec
+
+
+def _state_description(spec):
+    spec.description.state.add().CopyFrom(spec.description.input[0])
+    spec.description.state[0].name = "x2"
+    return spec
 
 
 def _noname():
