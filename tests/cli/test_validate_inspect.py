@@ -136,11 +136,13 @@ def test_validate_interface_and_other_model_rules_exit_codes(tmp_path, capsys):
 
     path = str(save_spec(glm_regressor(), tmp_path / "glm.mlmodel"))       # valid, never updatable
     assert main(["validate", path]) == 3
+    assert "valid, but not updatable" in capsys.readouterr().out
     spec = updatable_mlp()
     spec.description.input[0].type.multiArrayType.dataType = 65552     # FLOAT16 at version 4
     spec.description.output[0].type.isOptional = True
     broken = scaler()
     broken.scaler.shiftValue.append(9.0)
+    capsys.readouterr()                                               # the builder's own prints
     for name, s in (("fp16", spec), ("scaler", broken)):
         path = str(save_spec(s, tmp_path / f"{name}.mlmodel"))
         assert main(["validate", path, "--json"]) == 1
