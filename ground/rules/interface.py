@@ -14,6 +14,8 @@ from typing import Any
 from ..errors import RuleViolation
 
 from .. import nn_spec as S
+from . import classifier as C
+from . import network as N
 
 IOS12_LAYERS = frozenset((
     "convolution", "innerProduct", "batchnorm", "activation", "pooling", "padding", "concat", "lrn", "softmax",
@@ -27,7 +29,6 @@ RANK5_WITH_NEW_LAYER = ("Neural Network Multi-Array input shape mapping cannot b
                         "instead.")
 RANK5_WITH_NEW_IMAGE = ("Neural Network Multi-Array input shape mapping cannot be 'RANK5_ARRAY_MAPPING' if the "
                         "image input Shape mapping is not 'RANK5_IMAGE_MAPPING'")
-RANK5_INPUT_RANK = "Input MLMultiArray to neural networks must have dimension 1 (vector) or 3 (image-like arrays)."
 
 # layer type -> (Apple's name for it, min rank, max rank; -1 no bound), from validateRankCount calls
 RANK_LIMITS = {
@@ -73,63 +74,11 @@ def nd_array_interpretation(nn: Any) -> bool:
     return bool(new_layers(nn)) or nn.arrayInputShapeMapping != 0 or nn.imageInputShapeMapping != 0
 
 
-def features(spec: Any) -> list[RuleViolation]:
-    """Apple's ``validateFeatureDescription`` (``InterfaceValidators.cpp``) for the features this project
-    writes: names, array shapes and data types, image sizes and color spaces, dictionary keys."""
-    out = []
-    desc = spec.description
-    for role, group in (("input", desc.input), ("output", desc.output), ("training input", desc.trainingInput)):
-        for f in group:
-            where = f"{role} '{f.name}'"
-            if not f.name:
-                out.append(RuleViolation("4", "Feature description must have a non-empty name.", where=role,
-                                         fix="name every feature"))
-            which = f.type.WhichOneof("Type")
-            if which is None:
-                out.append(RuleViolation("4", f"Feature description has an unspecified or invalid type for feature "
-                                              f"'{f.name}'.", where=where, fix="give the feature a type"))
-            elif which == "multiArrayType":
-                t = f.type.multiArrayType
-                flexible = t.WhichOneof("ShapeFlexibility") is not None
-                if role == "input" and not len(t.shape) and not flexible:
-                    out.append(RuleViolation("4", f"Description of multiarray feature '{f.name}' has missing shape "
-                                                  "constraints.", where=where, fix="declare the input's shape"))
-                for i, value in enumerate(t.shape):
-                    if value <= 0:
-                        out.append(RuleViolation("4", f"Description of multiarray feature '{f.name}' has an invalid "
-                                                      f"shape. Element {i} has non-positive value {value}.",
-                                                 where=where, fix="declare positive dimensions"))
-                        break
-                if t.dataType == 0:
-                    out.append(RuleViolation("4", f"Description of multiarray feature '{f.name}' has an invalid or "
-                                                  "unspecified dataType. It must be specified as DOUBLE, FLOAT32, "
-                                                  "FLOAT16 or INT32", where=where, fix="set dataType (FLOAT32)"))
-            elif which == "imageType":
-                t = f.type.imageType
-                for side, value in (("width", t.width), ("height", t.height)):
-                    if value <= 0:
-                        out.append(RuleViolation("4", f"Description of image feature '{f.name}' has missing or "
-                                                      f"non-positive {side} {value}.", where=where,
-                                                 fix=f"set the image's {side}"))
-                if t.colorSpace not in (10, 20, 30, 40):
-                    out.append(RuleViolation("4", f"Description of image feature '{f.name}' has missing or invalid "
-                                                  "colorspace. It must be RGB, BGR or GRAYSCALE.", where=where,
-                                             fix="set colorSpace to GRAYSCALE, RGB or BGR"))
-            elif which == "dictionaryType" and f.type.dictionaryType.WhichOneof("KeyType") is None:
-                out.append(RuleViolation("4", f"Description of dictionary feature '{f.name}' must contain a key type "
-                                              "of either Int64 or String.", where=where,
-                                         fix="set the dictionary's key type"))
-            if role == "output" and f.type.isOptional:
-                out.append(RuleViolation("4", "Outputs cannot be optional.", where=where,
-                                         fix="clear isOptional on the output"))
-    return out
-
-
 def interface(spec: Any) -> list[RuleViolation]:
-    """Feature descriptions, shape-mapping and input-rank rules, then (N-d interpretation) the ranks at the
-    model's edges."""
+    """Shape-mapping and input-rank rules, then (N-d interpretation) the tensor messages and the ranks at the
+    model's edges (feature descriptions, present for every model type, are :mod:`.features`')."""
     nn, desc = S.nn_of(spec), spec.description
-    out = features(spec)
+    out = C.nn_io_types(spec, S.model_kind(spec)) + N.preprocessing(spec, nn)
     arrays = [f for f in desc.input if f.type.WhichOneof("Type") == "multiArrayType"]
     newer = new_layers(nn)
     if newer and nn.arrayInputShapeMapping == 0 and arrays:
@@ -139,23 +88,13 @@ def interface(spec: Any) -> list[RuleViolation]:
                 "(e.g. [1, C, H, W]), or replace the newer layers by iOS 12 ones"))
     if nn.arrayInputShapeMapping == 0 and nn.imageInputShapeMapping != 0 and arrays:
         out.append(RuleViolation("4", RANK5_WITH_NEW_IMAGE, fix="set arrayInputShapeMapping = EXACT_ARRAY_MAPPING"))
-    if len(desc.input) == 0:
-        out.append(RuleViolation("4", "Neural networks require at least one input.", fix="declare the model's inputs"))
-    elif all(f.type.isOptional for f in desc.input):
-        out.append(RuleViolation("4", "Neural networks require at least one non-optional input.",
-                                 fix="make at least one input non-optional"))
+    # "Neural networks require at least one input." / "... non-optional input.": Apple's generic checks
+    # (features.description / features.optional) refuse these first, with their own messages
     nd = nd_array_interpretation(nn)
     for f in arrays:
-        t = f.type.multiArrayType
-        rank = len(t.shape)
-        if not nd and rank and rank not in (1, 3):
-            out.append(RuleViolation("4", RANK5_INPUT_RANK, where=f"input '{f.name}' of shape {list(t.shape)}",
-                                     fix="declare the input as [C] or [C, H, W], or use EXACT_ARRAY_MAPPING"))
-        elif nd and rank == 0:
-            out.append(RuleViolation("4", "Input MLMultiArray to neural networks must have at least 1 dimension.",
-                                     where=f"input '{f.name}'", fix="declare the input's shape"))
+        out += N.nd_input(f) if nd else N.rank5_input(f)
     if nd:
-        out += _edge_ranks(spec, nn)
+        out += N.tensors(nn, _io_ranks(spec, nn)) + _edge_ranks(spec, nn)
     return out
 
 

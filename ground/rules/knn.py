@@ -11,14 +11,10 @@ from typing import Any
 
 from ..errors import RuleViolation
 
+from . import classifier as C
 from . import update as U
 
 MIN_SPEC_VERSION = 4
-FEATURE_TYPE_NAMES = {"int64Type": "MLFeatureTypeType_int64Type", "doubleType": "MLFeatureTypeType_doubleType",
-                      "stringType": "MLFeatureTypeType_stringType", "imageType": "MLFeatureTypeType_imageType",
-                      "multiArrayType": "MLFeatureTypeType_multiArrayType",
-                      "dictionaryType": "MLFeatureTypeType_dictionaryType",
-                      "sequenceType": "MLFeatureTypeType_sequenceType", "stateType": "MLFeatureTypeType_stateType"}
 WHERE = "kNearestNeighborsClassifier"
 
 
@@ -69,37 +65,12 @@ def labels(spec: Any) -> list[RuleViolation]:
 
 
 def interface(spec: Any) -> list[RuleViolation]:
-    """Rule 28: a classifier interface (inputs, outputs, the label output of the labels' type)."""
-    desc, k = spec.description, spec.kNearestNeighborsClassifier
-    out = []
-    if len(desc.input) < 1:
-        out.append(_v("28", "Models must have one or more inputs.", "declare the embedding input"))
-    if len(desc.output) < 1:
-        out.append(_v("28", "Models must have one or more outputs.", "declare the label output"))
-    name = desc.predictedFeatureName
-    if not name:
-        return out + [_v("28", "Specification is missing classifier predictedFeatureName",
-                         "set predictedFeatureName to the label output")]
-    wanted = "int64Type" if labels_are_int(k) else "stringType"
-    out += _named_type(desc.output, name, (wanted,))
-    if desc.predictedProbabilitiesName:
-        out += _named_type(desc.output, desc.predictedProbabilitiesName, ("multiArrayType", "dictionaryType"))
-    return out
-
-
-def _named_type(features: Any, name: str, allowed: tuple[str, ...]) -> list[RuleViolation]:
-    """Apple's ``validateDescriptionsContainFeatureWithNameAndType``."""
-    for fd in features:
-        if fd.name != name:
-            continue
-        kind = fd.type.WhichOneof("Type")
-        if kind in allowed:
-            return []
-        return [_v("28", f"Unsupported type \"{FEATURE_TYPE_NAMES.get(kind, 'INVALID')}\" for feature \"{name}\". "
-                         f"Should be one of: {', '.join(FEATURE_TYPE_NAMES[a] for a in allowed)}.",
-                   f"declare '{name}' as {' or '.join(a[:-4] for a in allowed)}", where=f"output '{name}'")]
-    return [_v("28", f"Expected feature '{name}' to the model is not present in the model description.",
-               f"declare an output named '{name}'")]
+    """Rule 28: a classifier interface whose labels may be empty (the label output of the labels' type, else
+    of the default label's); the feature counts are :mod:`.features`' (every model type)."""
+    k = spec.kNearestNeighborsClassifier
+    return [RuleViolation(v.rule, v.message, where=f"{WHERE}, {v.where}" if v.where else WHERE, fix=v.fix,
+                          origin=v.origin)
+            for v in C.classifier(spec, k, allow_empty=True, default_is_int64=labels_are_int(k), rule="28")]
 
 
 def index(spec: Any) -> list[RuleViolation]:

@@ -130,3 +130,27 @@ def test_pipeline_models_are_checked_and_listed(tmp_path, capsys):
     assert main(["inspect", path]) == 0
     out = capsys.readouterr().out
     assert "--- pipeline model 1 'model 1': neuralNetwork, TRAINS ---" in out and "total parameters: 67; updatable: 67" in out
+
+
+def test_validate_interface_and_other_model_rules_exit_codes(tmp_path, capsys):
+    from tests.ground.test_rules_models import glm_regressor, scaler
+
+    path = str(save_spec(glm_regressor(), tmp_path / "glm.mlmodel"))       # valid, never updatable
+    assert main(["validate", path]) == 3
+    assert "valid, but not updatable" in capsys.readouterr().out
+    spec = updatable_mlp()
+    spec.description.input[0].type.multiArrayType.dataType = 65552     # FLOAT16 at version 4
+    spec.description.output[0].type.isOptional = True
+    broken = scaler()
+    broken.scaler.shiftValue.append(9.0)
+    capsys.readouterr()                                               # the builder's own prints
+    for name, s in (("fp16", spec), ("scaler", broken)):
+        path = str(save_spec(s, tmp_path / f"{name}.mlmodel"))
+        assert main(["validate", path, "--json"]) == 1
+        data = json.loads(capsys.readouterr().out)
+        assert data["status"] == "broken" and data["violations"]
+    assert {v["rule"] for v in data["violations"]} == {"36"}
+    assert main(["validate", str(tmp_path / "fp16.mlmodel")]) == 1
+    out = capsys.readouterr().out
+    assert "has FLOAT16 dataType, which is only valid in specification version >= 7. This model has version 4" in out
+    assert "Outputs cannot be optional." in out

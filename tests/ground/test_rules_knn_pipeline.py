@@ -93,7 +93,8 @@ def test_pipeline_names():
 def test_pipeline_empty_and_sub_model_rules_reported_with_position():
     empty = Model_pb2.Model(specificationVersion=4, isUpdatable=True)
     empty.pipeline.SetInParent()
-    assert messages(empty) == ["Pipeline must contain one or more models."]
+    assert messages(empty) == ["Empty input is only valid in specification verison >= 9. This model has version 4",
+                               "Models must have one or more outputs.", "Pipeline must contain one or more models."]
     spec = _pipeline(_knn_head())
     spec.pipelineClassifier.pipeline.models[1].kNearestNeighborsClassifier.ClearField("WeightingScheme")
     found = [(v.message, v.where) for v in violations(spec)]

@@ -45,7 +45,8 @@ def test_rule1_spec_version():
 def test_rule2_model_type():
     spec = Model_pb2.Model(specificationVersion=4, isUpdatable=True)
     spec.glmRegressor.SetInParent()
-    assert messages(spec) == ["This model type is not supported for on-device update."]
+    assert [v.message for v in violations(spec) if v.rule == "2"] == [
+        "This model type is not supported for on-device update."]
 
 
 def _pipeline(*updatable: bool, top: bool) -> Model_pb2.Model:
@@ -134,11 +135,11 @@ def test_rule4_rank5_input_rank_and_feature_descriptions():
     assert ("Input MLMultiArray to neural networks must have dimension 1 (vector) or 3 (image-like arrays)."
             in messages(spec))
     spec = updatable_mlp()
-    spec.description.input[0].type.multiArrayType.shape[0] = 0
+    spec.description.input[0].type.multiArrayType.shape[0] = -1   # Apple refuses < 0 only
     spec.description.output[0].type.multiArrayType.dataType = 0
     found = messages(spec)
     name, out = spec.description.input[0].name, spec.description.output[0].name
-    assert f"Description of multiarray feature '{name}' has an invalid shape. Element 0 has non-positive value 0." \
+    assert f"Description of multiarray feature '{name}' has an invalid shape. Element 0 has non-positive value -1." \
         in found
     assert (f"Description of multiarray feature '{out}' has an invalid or unspecified dataType. It must be specified "
             "as DOUBLE, FLOAT32, FLOAT16 or INT32") in found
@@ -152,6 +153,8 @@ def test_rule4_image_feature_size_and_color_space():
     name = spec.description.input[0].name
     found = messages(spec)
     assert f"Description of image feature '{name}' has missing or non-positive height 0." in found
+    t.imageType.height = 8                        # Apple reports a feature's first problem only
+    found = messages(spec)
     assert (f"Description of image feature '{name}' has missing or invalid colorspace. It must be RGB, BGR or "
             "GRAYSCALE.") in found
 
