@@ -136,6 +136,75 @@ def transpose(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
     return layer
 
 
+def expand_dims(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
+    """expandDims (iOS 13): new axes of size 1 at ``axes`` of the output."""
+    layer = new_layer(name, [inp], [out])
+    layer.expandDims.axes.extend(int(a) for a in axes)
+    return layer
+
+
+def squeeze(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
+    """squeeze (iOS 13): drop the size-1 ``axes``."""
+    layer = new_layer(name, [inp], [out])
+    layer.squeeze.axes.extend(int(a) for a in axes)
+    return layer
+
+
+# ---------------------------------------------------------------- recurrent layers
+
+Gate = tuple  # (W (units, in), R (units, units), b (units,) or None), see ground.layout.recurrent_gates
+
+
+def _recurrent_activations(field, kinds: Sequence[str]) -> None:
+    """Fill a repeated ``ActivationParams`` with ``kinds`` ('sigmoid', 'tanh', 'ReLU', 'linear')."""
+    for kind in kinds:
+        msg = getattr(field.add(), kind)
+        msg.SetInParent()
+        if kind == "linear":
+            msg.alpha = 1.0
+
+
+def uni_lstm(name: str, inputs: Sequence[str], outputs: Sequence[str], gates: Sequence[Gate], *,
+             activations: Sequence[str], sequence_output: bool, reverse: bool = False) -> Layer:
+    """uniDirectionalLSTM from four gates (input, forget, block input, output); outputs (y, h, c)."""
+    layer = new_layer(name, inputs, outputs)
+    p = layer.uniDirectionalLSTM
+    units, size = (int(s) for s in gates[0][0].shape)
+    p.inputVectorSize, p.outputVectorSize = size, units
+    _recurrent_activations(p.activations, activations)
+    p.params.sequenceOutput = bool(sequence_output)
+    p.reverseInput = bool(reverse)
+    w = p.weightParams
+    has_bias = gates[0][2] is not None
+    p.params.hasBiasVectors = has_bias
+    for prefix, (wx, wh, b) in zip(("inputGate", "forgetGate", "blockInput", "outputGate"), gates):
+        set_weights(getattr(w, f"{prefix}WeightMatrix"), wx)
+        set_weights(getattr(w, f"{prefix}RecursionMatrix"), wh)
+        if has_bias:
+            set_weights(getattr(w, f"{prefix}BiasVector"), b)
+    return layer
+
+
+def gru(name: str, inputs: Sequence[str], outputs: Sequence[str], gates: Sequence[Gate], *,
+        activations: Sequence[str], sequence_output: bool, reverse: bool = False) -> Layer:
+    """gru from three gates (update, reset, output); outputs (y, h)."""
+    layer = new_layer(name, inputs, outputs)
+    p = layer.gru
+    units, size = (int(s) for s in gates[0][0].shape)
+    p.inputVectorSize, p.outputVectorSize = size, units
+    _recurrent_activations(p.activations, activations)
+    p.sequenceOutput = bool(sequence_output)
+    p.reverseInput = bool(reverse)
+    has_bias = gates[0][2] is not None
+    p.hasBiasVectors = has_bias
+    for prefix, (wx, wh, b) in zip(("updateGate", "resetGate", "outputGate"), gates):
+        set_weights(getattr(p, f"{prefix}WeightMatrix"), wx)
+        set_weights(getattr(p, f"{prefix}RecursionMatrix"), wh)
+        if has_bias:
+            set_weights(getattr(p, f"{prefix}BiasVector"), b)
+    return layer
+
+
 # ---------------------------------------------------------------- activations
 
 
