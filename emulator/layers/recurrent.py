@@ -1,4 +1,5 @@
-"""Recurrent layers on Core ML's sequence axis: ``uniDirectionalLSTM`` and ``gru`` (rank-N engine only).
+"""Recurrent layers on Core ML's sequence axis: ``uniDirectionalLSTM``, ``biDirectionalLSTM``, ``gru`` and
+``simpleRecurrent`` (rank-N engine only).
 
 NeuralNetwork.proto: the input is a rank-5 ``[Seq, Batch, inputVectorSize, 1, 1]`` blob; the output
 ``y`` is ``[Seq, Batch, outputVectorSize, 1, 1]`` with ``sequenceOutput``, else the last step
@@ -43,21 +44,43 @@ def _gate_weights(where: str, holder, gates: tuple[str, ...], size: int, units: 
             "b": np.concatenate(bs)}
 
 
+def _lstm_weights(where: str, weights, params, size: int, units: int, suffix: str = "") -> dict:
+    out = _gate_weights(where, weights, LSTM_GATES, size, units, params.hasBiasVectors)
+    if params.forgetBias:
+        out["b"][units:2 * units] += 1.0
+    if params.hasPeepholeVectors:
+        out["peep"] = np.stack([W.read(getattr(weights, f"{g}PeepholeVector"), (units,), where=where,
+                                       what=f"{g} peephole") for g in ("inputGate", "forgetGate", "outputGate")])
+    return {k + suffix: v for k, v in out.items()}
+
+
 def _lstm_params(layer) -> dict:
     p = layer.uniDirectionalLSTM
+    return _lstm_weights(layer.name, p.weightParams, p.params, int(p.inputVectorSize), int(p.outputVectorSize))
+
+
+def _bilstm_params(layer) -> dict:
+    p = layer.biDirectionalLSTM
+    if len(p.weightParams) != 2:
+        raise UnsupportedConfigError(f"{len(p.weightParams)} weightParams given, a biDirectionalLSTM takes 2 "
+                                     "(forward, backward)", where=f"layer '{layer.name}'", fix="give both directions")
     size, units = int(p.inputVectorSize), int(p.outputVectorSize)
-    out = _gate_weights(layer.name, p.weightParams, LSTM_GATES, size, units, p.params.hasBiasVectors)
-    if p.params.forgetBias:
-        out["b"][units:2 * units] += 1.0
-    if p.params.hasPeepholeVectors:
-        out["peep"] = np.stack([W.read(getattr(p.weightParams, f"{g}PeepholeVector"), (units,), where=layer.name,
-                                       what=f"{g} peephole") for g in ("inputGate", "forgetGate", "outputGate")])
-    return out
+    return {**_lstm_weights(layer.name, p.weightParams[0], p.params, size, units, "_f"),
+            **_lstm_weights(layer.name, p.weightParams[1], p.params, size, units, "_b")}
 
 
 def _gru_params(layer) -> dict:
     p = layer.gru
     return _gate_weights(layer.name, p, GRU_GATES, int(p.inputVectorSize), int(p.outputVectorSize), p.hasBiasVectors)
+
+
+def _rnn_params(layer) -> dict:
+    p = layer.simpleRecurrent
+    size, units = int(p.inputVectorSize), int(p.outputVectorSize)
+    return {"W": np.ascontiguousarray(W.read(p.weightMatrix, (units, size), where=layer.name).T),
+            "R": np.ascontiguousarray(W.read(p.recursionMatrix, (units, units), where=layer.name, what="recursion").T),
+            "b": W.read(p.biasVector, (units,), where=layer.name, what="bias") if p.hasBiasVector
+            else np.zeros(units, np.float32)}
 
 
 def _supported(activations, count: int, sequence_output: bool, reverse: bool) -> str | None:
@@ -77,9 +100,20 @@ def _lstm_supported(layer) -> str | None:
     return _supported(p.activations, 3, p.params.sequenceOutput, p.reverseInput)
 
 
+def _bilstm_supported(layer) -> str | None:
+    p = layer.biDirectionalLSTM
+    return (_supported(p.activationsForwardLSTM, 3, False, False)
+            or _supported(p.activationsBackwardLSTM, 3, False, False))
+
+
 def _gru_supported(layer) -> str | None:
     p = layer.gru
     return _supported(p.activations, 2, p.sequenceOutput, p.reverseInput)
+
+
+def _rnn_supported(layer) -> str | None:
+    p = layer.simpleRecurrent
+    return _supported([p.activation], 1, p.sequenceOutput, p.reverseInput)
 
 
 def _fn(params_msg, clip: bool = True):
@@ -118,32 +152,35 @@ def _blob(rows: tf.Tensor, batch: int, units: int) -> tf.Tensor:
     return tf.reshape(y, [-1, seq, batch, units, 1, 1])
 
 
-def _run(layer, inputs, size: int, units: int, reverse: bool, sequence_output: bool, params: dict, cell):
-    steps, seq, batch = _time_major(layer, inputs[0], size)
-    projected = tf.tensordot(steps, params["W"], 1) + params["b"]        # (Seq, rows, G*units)
-    rows = tf.shape(steps)[1]
-    order = range(seq - 1, -1, -1) if reverse else range(seq)
-    states = cell.start(inputs, rows)
+def _loop(cell, projected: tf.Tensor, states: tuple, reverse: bool) -> tuple[list, tuple]:
+    """Step ``cell`` over ``projected`` ``(Seq, rows, G*units)``; the outputs in processing order, final states."""
+    seq = int(projected.shape[0])
     ys = []
-    for t in order:
+    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
         states = cell.step(projected[t], states)
         ys.append(states[0])
+    return ys, states
+
+
+def _run(layer, inputs, size: int, units: int, reverse: bool, sequence_output: bool, params: dict, cell):
+    steps, _, batch = _time_major(layer, inputs[0], size)
+    projected = tf.tensordot(steps, params["W"], 1) + params["b"]        # (Seq, rows, G*units)
+    ys, states = _loop(cell, projected, cell.start(inputs, tf.shape(steps)[1]), reverse)
     y = tf.stack(ys) if sequence_output else ys[-1][None]
     return [_blob(y, batch, units)] + [_blob(s[None], batch, units) for s in states]
 
 
 class _LSTMCell:
-    def __init__(self, layer, params) -> None:
-        p = layer.uniDirectionalLSTM
-        self.units = int(p.outputVectorSize)
-        self.f, self.g = _fn(p.activations[0]), _fn(p.activations[1])
-        self.h = _fn(p.activations[2], clip=False)      # h(c_t): the cell has its own clip
-        self.r, self.peep = params["R"], params.get("peep")
-        self.coupled = p.params.coupledInputAndForgetGate
-        self.cell_clip = float(p.params.cellClipThreshold) or CLIP
+    def __init__(self, units: int, activations, lstm_params, params: dict, suffix: str = "", first_state: int = 1):
+        self.units, self.first = units, first_state
+        self.f, self.g = _fn(activations[0]), _fn(activations[1])
+        self.h = _fn(activations[2], clip=False)      # h(c_t): the cell has its own clip
+        self.r, self.peep = params["R" + suffix], params.get("peep" + suffix)
+        self.coupled = lstm_params.coupledInputAndForgetGate
+        self.cell_clip = float(lstm_params.cellClipThreshold) or CLIP
 
     def start(self, inputs, rows):
-        return _state(inputs, 1, rows, self.units), _state(inputs, 2, rows, self.units)
+        return _state(inputs, self.first, rows, self.units), _state(inputs, self.first + 1, rows, self.units)
 
     def step(self, xw, states):
         y, c = states
@@ -177,11 +214,55 @@ class _GRUCell:
         return ((1.0 - z) * o + z * y,)
 
 
+class _SimpleCell:
+    def __init__(self, layer, params) -> None:
+        p = layer.simpleRecurrent
+        self.units, self.f, self.r = int(p.outputVectorSize), _fn(p.activation), params["R"]
+
+    def start(self, inputs, rows):
+        return (_state(inputs, 1, rows, self.units),)
+
+    def step(self, xw, states):
+        return (self.f(xw + states[0] @ self.r),)
+
+
 @sequence_op("uniDirectionalLSTM", params=_lstm_params, supports=_lstm_supported)
 def uni_lstm(layer, inputs, params):
     p = layer.uniDirectionalLSTM
-    outs = _run(layer, inputs, int(p.inputVectorSize), int(p.outputVectorSize), p.reverseInput,
-                p.params.sequenceOutput, params, _LSTMCell(layer, params))
+    units = int(p.outputVectorSize)
+    outs = _run(layer, inputs, int(p.inputVectorSize), units, p.reverseInput, p.params.sequenceOutput, params,
+                _LSTMCell(units, p.activations, p.params, params))
+    return outs[:len(layer.output)]
+
+
+@sequence_op("biDirectionalLSTM", params=_bilstm_params, supports=_bilstm_supported)
+def bi_lstm(layer, inputs, params):
+    """Outputs ``[y, h_f, c_f, h_b, c_b]``; ``y`` at step t is ``[yf_t, yb_t]`` where ``yb_t`` has read the
+    sequence from its end back to t (NeuralNetwork.proto's example), or ``[yf_T, yb_1]`` for the last step."""
+    p = layer.biDirectionalLSTM
+    size, units = int(p.inputVectorSize), int(p.outputVectorSize)
+    steps, _, batch = _time_major(layer, inputs[0], size)
+    rows = tf.shape(steps)[1]
+    runs = []
+    for suffix, acts, first, reverse in (("_f", p.activationsForwardLSTM, 1, False),
+                                         ("_b", p.activationsBackwardLSTM, 3, True)):
+        cell = _LSTMCell(units, acts, p.params, params, suffix, first)
+        projected = tf.tensordot(steps, params["W" + suffix], 1) + params["b" + suffix]
+        runs.append(_loop(cell, projected, cell.start(inputs, rows), reverse))
+    (yf, sf), (yb, sb) = runs
+    if p.params.sequenceOutput:
+        y = tf.concat([tf.stack(yf), tf.stack(yb[::-1])], axis=-1)
+    else:
+        y = tf.concat([yf[-1], yb[-1]], axis=-1)[None]
+    outs = [_blob(y, batch, 2 * units)] + [_blob(s[None], batch, units) for s in (*sf, *sb)]
+    return outs[:len(layer.output)]
+
+
+@sequence_op("simpleRecurrent", params=_rnn_params, supports=_rnn_supported)
+def simple_recurrent(layer, inputs, params):
+    p = layer.simpleRecurrent
+    outs = _run(layer, inputs, int(p.inputVectorSize), int(p.outputVectorSize), p.reverseInput, p.sequenceOutput,
+                params, _SimpleCell(layer, params))
     return outs[:len(layer.output)]
 
 

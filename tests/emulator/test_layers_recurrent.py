@@ -237,3 +237,82 @@ def test_the_nhwc_engine_hands_recurrent_layers_to_the_rank_n_engine(rng):
     got = emulator.load(spec).predict({"x": x.astype(np.float32)})["y"]
     ref = [_gru_ref(e[None], gates, ("sigmoid", "tanh"), seq=False)[0] for e in x]
     np.testing.assert_allclose(got.reshape(N, H), np.reshape(ref, (N, H)), rtol=1e-5, atol=1e-5)
+
+
+def _rnn_layer(gate, act, *, seq, bias=True, inputs=("x", "h0")):
+    layer = new_layer("rnn", list(inputs), ["y", "h"])
+    p = layer.simpleRecurrent
+    p.inputVectorSize, p.outputVectorSize = X, H
+    _set_act_single(p.activation, act)
+    p.sequenceOutput, p.hasBiasVector = seq, bias
+    set_weights(p.weightMatrix, gate[0])
+    set_weights(p.recursionMatrix, gate[1])
+    if bias:
+        set_weights(p.biasVector, gate[2])
+    return layer
+
+
+def _set_act_single(msg_field, kind: str) -> None:
+    msg = getattr(msg_field, kind)
+    msg.SetInParent()
+    if kind == "linear":
+        msg.alpha = 1.0
+
+
+@pytest.mark.parametrize("act", ["tanh", "ReLU", "linear"])
+@pytest.mark.parametrize("seq", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_simple_recurrent_against_step_loop(rng, act, seq, bias):
+    (w, r, b), = _gates(rng, 1)
+    x, h0 = rng.normal(size=(N, T, X)), rng.normal(size=(N, H))
+    layer = _rnn_layer((w, r, b), act, seq=seq, bias=bias)
+    ys, hs = run([layer], {"x": x[:, :, None, :, None, None], "h0": _blob(h0[:, None])}, ["y", "h"])
+    f = _act(act)
+    ref_y, ref_h = [], []
+    for n in range(N):
+        y, steps = h0[n], []
+        for t in range(T):
+            y = f(np.clip(w @ x[n, t] + r @ y + (b if bias else 0), -CLIP, CLIP))
+            steps.append(y)
+        ref_y.append(np.stack(steps) if seq else y[None])
+        ref_h.append(y[None])
+    np.testing.assert_allclose(ys, _blob(ref_y), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hs, _blob(ref_h), rtol=1e-5, atol=1e-5)
+
+
+def _bilstm_layer(fwd, bwd, acts, *, seq):
+    layer = new_layer("bilstm", ["x"], ["y", "hf", "cf", "hb", "cb"])
+    p = layer.biDirectionalLSTM
+    p.inputVectorSize, p.outputVectorSize = X, H
+    for a in acts:
+        _set_act(p.activationsForwardLSTM, a)
+        _set_act(p.activationsBackwardLSTM, a)
+    p.params.sequenceOutput, p.params.hasBiasVectors = seq, True
+    for gates in (fwd, bwd):
+        w = p.weightParams.add()
+        for name, (wx, wh, b) in zip(("inputGate", "forgetGate", "blockInput", "outputGate"), gates):
+            set_weights(getattr(w, f"{name}WeightMatrix"), wx)
+            set_weights(getattr(w, f"{name}RecursionMatrix"), wh)
+            set_weights(getattr(w, f"{name}BiasVector"), b)
+    return layer
+
+
+@pytest.mark.parametrize("seq", [False, True])
+def test_bidirectional_lstm_follows_the_proto_example(rng, seq):
+    """Output at step t: [yf_t, yb_t], yb_t having read x_T .. x_t; the last step: [yf_T, yb_1]."""
+    fwd, bwd = _gates(rng, 4), _gates(rng, 4)
+    acts = ("sigmoid", "tanh", "tanh")
+    x = rng.normal(size=(N, T, X))
+    ys, hf, cb = run([_bilstm_layer(fwd, bwd, acts, seq=seq)], {"x": x[:, :, None, :, None, None]},
+                     ["y", "hf", "cb"])
+    ref, ref_hf, ref_cb = [], [], []
+    for e in x:
+        yf, hf_n, _ = _lstm_ref(e, fwd, acts, seq=True)
+        yb, _, cb_n = _lstm_ref(e, bwd, acts, seq=True, reverse=True)    # in reading order: x_T first
+        both = np.concatenate([yf, yb[::-1]], axis=-1)
+        ref.append(both if seq else np.concatenate([yf[-1], yb[-1]])[None])
+        ref_hf.append(hf_n[None])
+        ref_cb.append(cb_n[None])
+    np.testing.assert_allclose(ys, _blob(ref), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hf, _blob(ref_hf), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cb, _blob(ref_cb), rtol=1e-5, atol=1e-5)
