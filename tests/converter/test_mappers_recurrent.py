@@ -1,5 +1,6 @@
-"""Keras LSTM / GRU -> Core ML uniDirectionalLSTM / gru: the spec Apple's rules accept, predictions equal to
-Keras', a frozen recurrent body under a head that trains, and every refusal's message."""
+"""Keras LSTM / GRU / SimpleRNN / Bidirectional(LSTM) -> Core ML uniDirectionalLSTM / gru / simpleRecurrent /
+biDirectionalLSTM: the spec Apple's rules accept, predictions equal to Keras', a frozen recurrent body under a
+head that trains, and every refusal's message."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,9 +13,19 @@ from .conftest import parity, randomize
 T, F, UNITS = 7, 4, 6
 
 
+CORE = {"LSTM": ("uniDirectionalLSTM", 3), "GRU": ("gru", 2), "SimpleRNN": ("simpleRecurrent", 2),
+        "Bidirectional": ("biDirectionalLSTM", 5)}
+"""Keras kind -> (Core ML layer, the output count Apple's validator requires)."""
+
+
 def _rnn(k, kind: str, **kw):
     if kind == "GRU":
         kw.setdefault("reset_after", False)
+    if kind == "SimpleRNN":
+        kw.pop("recurrent_activation", None)
+    if kind == "Bidirectional":
+        name = kw.pop("name", None)
+        return k.layers.Bidirectional(k.layers.LSTM(UNITS, **kw), name=name)
     return getattr(k.layers, kind)(UNITS, **kw)
 
 
@@ -40,8 +51,8 @@ RELATIVE = {"linear-tanh": 2e-5}
 Keras itself 2.5e-4 from a float64 step loop (the runtime 7e-4; 1.3e-5 relative to Keras)."""
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("kind,case", [(k, c) for k in sorted(CORE) for c in sorted(CASES)
+                                       if not (k == "Bidirectional" and CASES[c].get("go_backwards"))])  # Keras refuses
 def test_recurrent_layer_matches_keras(keras_mod, kind, case):
     from transforms.validate import violations
 
@@ -51,8 +62,8 @@ def test_recurrent_layer_matches_keras(keras_mod, kind, case):
     spec, _ = parity(model, x, atol=atol)
     nn = spec.neuralNetwork
     kinds = [layer.WhichOneof("layer") for layer in nn.layers]
-    core = nn.layers[kinds.index("uniDirectionalLSTM" if kind == "LSTM" else "gru")]
-    assert len(core.output) == (3 if kind == "LSTM" else 2)          # Apple: exactly 3 (LSTM) / 2 (GRU) outputs
+    core = nn.layers[kinds.index(CORE[kind][0])]
+    assert len(core.output) == CORE[kind][1]                         # Apple's validateOutputCount
     assert nn.arrayInputShapeMapping == 1                            # transposes are iOS 13 layers
     assert list(spec.description.input[0].type.multiArrayType.shape) == [1, 1, T, F]
     assert [v for v in violations(spec) if v.origin == "apple"] == []
@@ -88,7 +99,7 @@ def _cross_entropy(model, x, labels, out: str) -> float:
     return float(-np.mean(np.log(probs[np.arange(len(x)), labels] + 1e-12)))
 
 
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("kind", sorted(CORE))
 def test_embedding_rnn_dense_trains_only_the_head(keras_mod, kind):
     """The default policy marks the Dense head; one epoch changes it alone and lowers the loss."""
     import emulator
@@ -161,6 +172,14 @@ REFUSALS = {  # name: (kind, options, message)
     "hard-sigmoid": ("LSTM", {"recurrent_activation": "hard_sigmoid"},
                      "option 'recurrent_activation': 'hard_sigmoid' has no Core ML recurrent equivalent"),
     "softsign": ("GRU", {"activation": "softsign"}, "option 'activation': 'softsign' has no Core ML recurrent"),
+    "simple-rnn-sequences-backwards": ("SimpleRNN", {"go_backwards": True, "return_sequences": True},
+                                       "option 'go_backwards': Core ML does not document the order"),
+    "bidirectional-sum": ("Bidirectional", {"merge_mode": "sum"},
+                          "option 'merge_mode': merge_mode 'sum': Core ML's biDirectionalLSTM concatenates"),
+    "bidirectional-gru": ("Bidirectional", {"inner": "GRU"},
+                          "option 'layer': Bidirectional\(GRU\) is not mapped: Core ML's only bidirectional"),
+    "bidirectional-other-backward": ("Bidirectional", {"backward": {"activation": "relu"}},
+                                     "option 'backward_layer': the backward layer differs from the forward LSTM"),
 }
 
 
@@ -170,10 +189,18 @@ def test_refusals_name_layer_option_and_fix(keras_mod, case):
 
     kind, options, message = REFUSALS[case]
     options = dict(options)
-    reset_after = options.pop("reset_after", False)
+    layers = keras_mod.layers
     x = keras_mod.Input((T, F), name="x")
-    layer = getattr(keras_mod.layers, kind)(UNITS, name="rnn", **options,
-                                            **({"reset_after": reset_after} if kind == "GRU" else {}))
+    if kind == "Bidirectional":
+        inner = getattr(layers, options.pop("inner", "LSTM"))
+        wrap = {k: options.pop(k) for k in ("merge_mode",) if k in options}
+        if "backward" in options:
+            wrap["backward_layer"] = layers.LSTM(UNITS, go_backwards=True, **options.pop("backward"))
+        layer = layers.Bidirectional(inner(UNITS, **options), name="rnn", **wrap)
+    else:
+        if kind == "GRU":
+            options.setdefault("reset_after", False)
+        layer = getattr(layers, kind)(UNITS, name="rnn", **options)
     y = layer(x)
     model = keras_mod.Model(x, y[0] if isinstance(y, list) else y)
     with pytest.raises(UnsupportedConfigError, match=message) as info:

@@ -1,4 +1,5 @@
-"""Recurrent layers: LSTM -> uniDirectionalLSTM, GRU (reset_after=False) -> gru.
+"""Recurrent layers: LSTM -> uniDirectionalLSTM, GRU (reset_after=False) -> gru, SimpleRNN -> simpleRecurrent,
+Bidirectional(LSTM) -> biDirectionalLSTM.
 
 Core ML's recurrent layers read a rank-5 ``[Seq, Batch, C, 1, 1]`` blob; the project keeps a ``(T, F)``
 sequence as ``[1, F, 1, T]`` (EXACT_ARRAY_MAPPING, see ground/layout.py). So each mapper moves time to
@@ -9,6 +10,8 @@ EXACT_ARRAY_MAPPING. Core ML clips every gate's pre-activation (and an LSTM's ce
 not, which only shows for pre-activations beyond 50.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from converter import coreml_layers as L
 from converter.context import MapContext
@@ -21,8 +24,8 @@ ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "ReLU", "linear": "
 its sigmoidHard is 0.2x + 0.5, not Keras 3's hard_sigmoid x/6 + 0.5)."""
 
 
-def _activation(layer: SourceLayer, ctx: MapContext, key: str, default: str) -> str:
-    name = layer.config.get(key, default)
+def _activation(layer: SourceLayer, ctx: MapContext, cfg: dict, key: str, default: str) -> str:
+    name = cfg.get(key, default)
     ctx.require(name in ACTIVATIONS, layer, key,
                 f"'{name}' has no Core ML recurrent equivalent (Core ML's recurrent layers take linear, sigmoid, "
                 "tanh, ReLU, and scaled tanh / hard sigmoid with fixed constants)",
@@ -30,8 +33,8 @@ def _activation(layer: SourceLayer, ctx: MapContext, key: str, default: str) -> 
     return ACTIVATIONS[name]
 
 
-def _check(layer: SourceLayer, ctx: MapContext) -> None:
-    cfg = layer.config
+def _check(layer: SourceLayer, ctx: MapContext, cfg: dict) -> None:
+    """The options Core ML cannot express; ``cfg`` is the recurrent layer's config (a Bidirectional's inner one)."""
     ctx.require(not cfg.get("return_state"), layer, "return_state", "the final states are not mapped as outputs",
                 "use return_state=False (return_sequences=False gives the last output)")
     ctx.require(not cfg.get("stateful"), layer, "stateful",
@@ -53,12 +56,12 @@ def _steps(layer: SourceLayer, ctx: MapContext) -> tuple[list, str]:
             L.expand_dims(ctx.lname(layer, "steps"), moved, steps, [-1])], steps
 
 
-def _outputs(layer: SourceLayer, ctx: MapContext, units: int, states: int) -> tuple[list[str], list]:
+def _outputs(layer: SourceLayer, ctx: MapContext, seq: bool, units: int, states: tuple[str, ...],
+             state_units: int) -> tuple[list[str], list]:
     """The recurrent layer's output blobs (y, then its final states) and the layers bringing y back."""
-    seq = bool(layer.config.get("return_sequences"))
     t = int(layer.input_shapes[0][0])
     y = ctx.tmp(layer, "y", (t if seq else 1, 1, units, 1, 1))
-    names = [y] + [ctx.tmp(layer, s, (1, 1, units, 1, 1)) for s in ("h", "c")[:states]]
+    names = [y] + [ctx.tmp(layer, s, (1, 1, state_units, 1, 1)) for s in states]
     if not seq:
         return names, [L.squeeze(ctx.lname(layer, "last"), y, ctx.out(layer), [0])]
     moved = ctx.tmp(layer, "time_last", (1, 1, units, 1, t))
@@ -66,41 +69,98 @@ def _outputs(layer: SourceLayer, ctx: MapContext, units: int, states: int) -> tu
                    L.squeeze(ctx.lname(layer, "sequence"), moved, ctx.out(layer), [0])]
 
 
-def _bias(layer: SourceLayer):
-    return layer.weights.get("bias") if layer.config.get("use_bias", True) else None
+def _gates(layer: SourceLayer, cfg: dict, weights: list, count: int):
+    """(W, R, b) per gate from a recurrent layer's weights in Keras' order (kernel, recurrent_kernel[, bias])."""
+    bias = weights[2] if cfg.get("use_bias", True) else None
+    return layout.recurrent_gates(weights[0], weights[1], bias, count)
+
+
+def _lstm_acts(layer: SourceLayer, ctx: MapContext, cfg: dict) -> tuple[str, str, str]:
+    act = _activation(layer, ctx, cfg, "activation", "tanh")
+    return _activation(layer, ctx, cfg, "recurrent_activation", "sigmoid"), act, act
 
 
 @keras_layer("LSTM", coreml="uniDirectionalLSTM (+ transpose, expandDims, squeeze)",
              notes="return_sequences True/False, go_backwards with the last output; activations tanh, sigmoid, "
                    "relu, linear; frozen on device (EXACT_ARRAY_MAPPING)")
 def map_lstm(layer: SourceLayer, ctx: MapContext) -> list:
-    _check(layer, ctx)
-    act = _activation(layer, ctx, "activation", "tanh")
-    rec = _activation(layer, ctx, "recurrent_activation", "sigmoid")
-    w = layer.weights
-    gates = layout.recurrent_gates(w["kernel"], w["recurrent_kernel"], _bias(layer), 4)
+    cfg = layer.config
+    _check(layer, ctx, cfg)
+    acts = _lstm_acts(layer, ctx, cfg)
+    gates = _gates(layer, cfg, list(layer.weights.values()), 4)
+    seq = bool(cfg.get("return_sequences"))
     into, steps = _steps(layer, ctx)
-    names, back = _outputs(layer, ctx, int(w["recurrent_kernel"].shape[0]), 2)
-    return into + [L.uni_lstm(layer.name, [steps], names, gates, activations=(rec, act, act),
-                              sequence_output=bool(layer.config.get("return_sequences")),
-                              reverse=bool(layer.config.get("go_backwards")))] + back
+    units = int(gates[0][1].shape[0])
+    names, back = _outputs(layer, ctx, seq, units, ("h", "c"), units)
+    return into + [L.uni_lstm(layer.name, [steps], names, gates, activations=acts, sequence_output=seq,
+                              reverse=bool(cfg.get("go_backwards")))] + back
 
 
 @keras_layer("GRU", coreml="gru (+ transpose, expandDims, squeeze)",
              notes="reset_after=False only (Keras 3 defaults to True, which Core ML's gru cannot express); "
                    "return_sequences True/False; frozen on device (EXACT_ARRAY_MAPPING)")
 def map_gru(layer: SourceLayer, ctx: MapContext) -> list:
-    _check(layer, ctx)
-    ctx.require(not layer.config.get("reset_after", True), layer, "reset_after",
+    cfg = layer.config
+    _check(layer, ctx, cfg)
+    ctx.require(not cfg.get("reset_after", True), layer, "reset_after",
                 "reset_after=True applies the reset gate after the recurrent matrix; Core ML's gru applies it before "
                 "(Keras' reset_after=False), and no weights of one form compute the other",
                 "build the GRU with GRU(..., reset_after=False) and train it again")
-    act = _activation(layer, ctx, "activation", "tanh")
-    rec = _activation(layer, ctx, "recurrent_activation", "sigmoid")
-    w = layer.weights
-    gates = layout.recurrent_gates(w["kernel"], w["recurrent_kernel"], _bias(layer), 3)
+    acts = (_activation(layer, ctx, cfg, "recurrent_activation", "sigmoid"),
+            _activation(layer, ctx, cfg, "activation", "tanh"))
+    gates = _gates(layer, cfg, list(layer.weights.values()), 3)
+    seq = bool(cfg.get("return_sequences"))
     into, steps = _steps(layer, ctx)
-    names, back = _outputs(layer, ctx, int(w["recurrent_kernel"].shape[0]), 1)
-    return into + [L.gru(layer.name, [steps], names, gates, activations=(rec, act),
-                         sequence_output=bool(layer.config.get("return_sequences")),
-                         reverse=bool(layer.config.get("go_backwards")))] + back
+    units = int(gates[0][1].shape[0])
+    names, back = _outputs(layer, ctx, seq, units, ("h",), units)
+    return into + [L.gru(layer.name, [steps], names, gates, activations=acts, sequence_output=seq,
+                         reverse=bool(cfg.get("go_backwards")))] + back
+
+
+@keras_layer("SimpleRNN", coreml="simpleRecurrent (+ loadConstantND zeros, transpose, expandDims, squeeze)",
+             notes="return_sequences True/False; the initial state Core ML requires is a constant of zeros; "
+                   "frozen on device (EXACT_ARRAY_MAPPING)")
+def map_simple_rnn(layer: SourceLayer, ctx: MapContext) -> list:
+    cfg = layer.config
+    _check(layer, ctx, cfg)
+    act = _activation(layer, ctx, cfg, "activation", "tanh")
+    (gate,) = _gates(layer, cfg, list(layer.weights.values()), 1)
+    seq = bool(cfg.get("return_sequences"))
+    into, steps = _steps(layer, ctx)
+    units = int(gate[1].shape[0])
+    h0 = ctx.tmp(layer, "h0", (1, 1, units, 1, 1))
+    zeros = L.load_constant_nd(ctx.lname(layer, "h0"), h0, np.zeros((1, 1, units, 1, 1), np.float32))
+    names, back = _outputs(layer, ctx, seq, units, ("h",), units)
+    return into + [zeros, L.simple_recurrent(layer.name, [steps, h0], names, gate, activation=act,
+                                             sequence_output=seq, reverse=bool(cfg.get("go_backwards")))] + back
+
+
+@keras_layer("Bidirectional", coreml="biDirectionalLSTM (+ transpose, expandDims, squeeze)",
+             notes="of an LSTM, merge_mode 'concat', no custom backward layer; return_sequences True/False; "
+                   "frozen on device (EXACT_ARRAY_MAPPING)")
+def map_bidirectional(layer: SourceLayer, ctx: MapContext) -> list:
+    inner = layer.config.get("layer") or {}
+    kind = inner.get("class_name")
+    ctx.require(kind == "LSTM", layer, "layer", f"Bidirectional({kind}) is not mapped: Core ML's only bidirectional "
+                "recurrent layer is an LSTM", "use Bidirectional(LSTM(...)), or a one-way GRU / SimpleRNN")
+    ctx.require(layer.config.get("merge_mode", "concat") == "concat", layer, "merge_mode",
+                f"merge_mode '{layer.config.get('merge_mode')}': Core ML's biDirectionalLSTM concatenates the two "
+                "directions", "use merge_mode='concat'")
+    cfg = inner.get("config", {})
+    backward_layer = layer.config.get("backward_layer") or {"class_name": "LSTM", "config": cfg}
+    bcfg = backward_layer.get("config", {})
+    same = all(bcfg.get(k) == cfg.get(k) for k in ("activation", "recurrent_activation", "units", "use_bias"))
+    ctx.require(backward_layer.get("class_name") == "LSTM" and same, layer, "backward_layer",
+                "the backward layer differs from the forward LSTM; Core ML's biDirectionalLSTM runs both with one "
+                "set of activations, units and biases", "leave backward_layer unset (Keras mirrors the forward layer)")
+    _check(layer, ctx, cfg)
+    acts = _lstm_acts(layer, ctx, cfg)
+    weights = list(layer.weights.values())
+    half = len(weights) // 2
+    forward, backward = _gates(layer, cfg, weights[:half], 4), _gates(layer, cfg, weights[half:], 4)
+    seq = bool(cfg.get("return_sequences"))
+    into, steps = _steps(layer, ctx)
+    units = int(forward[0][1].shape[0])
+    names, back = _outputs(layer, ctx, seq, 2 * units, ("h_forward", "c_forward", "h_backward", "c_backward"), units)
+    return into + [L.bi_lstm(layer.name, [steps], names, forward, backward, activations=acts,
+                             sequence_output=seq)] + back
