@@ -153,6 +153,9 @@ def squeeze(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
 # ---------------------------------------------------------------- recurrent layers
 
 Gate = tuple  # (W (units, in), R (units, units), b (units,) or None), see ground.layout.recurrent_gates
+CELL_CLIP = 50000.0
+"""An LSTM's cellClipThreshold: Core ML's default (0 means 50) would clip a cell that Keras lets grow (by up
+to 1 per step with tanh); coremltools' builder writes this value too."""
 
 
 def _recurrent_activations_one(params, kind: str) -> None:
@@ -188,6 +191,7 @@ def uni_lstm(name: str, inputs: Sequence[str], outputs: Sequence[str], gates: Se
     _recurrent_activations(p.activations, activations)
     p.params.sequenceOutput = bool(sequence_output)
     p.params.hasBiasVectors = gates[0][2] is not None
+    p.params.cellClipThreshold = CELL_CLIP
     p.reverseInput = bool(reverse)
     _lstm_weights(p.weightParams, gates)
     return layer
@@ -204,6 +208,7 @@ def bi_lstm(name: str, inputs: Sequence[str], outputs: Sequence[str], forward: S
     _recurrent_activations(p.activationsBackwardLSTM, activations)
     p.params.sequenceOutput = bool(sequence_output)
     p.params.hasBiasVectors = forward[0][2] is not None
+    p.params.cellClipThreshold = CELL_CLIP
     for gates in (forward, backward):
         _lstm_weights(p.weightParams.add(), gates)
     return layer

@@ -18,6 +18,7 @@ from ..errors import BackpropRuleError, RuleViolation, ValidationError
 from . import graph as G
 from . import knn as K
 from . import pipeline as P
+from . import recurrent as R
 from . import interface as I
 from . import update as U
 from .. import nn_spec as S
@@ -46,7 +47,7 @@ def violations(spec: Any) -> list[RuleViolation]:
     elif kind == "linkedModel":
         out += P.linked_model(spec)
     elif kind in S.NN_TYPES:
-        out += I.interface(spec) + G.structure(spec)
+        out += I.interface(spec) + G.structure(spec) + R.recurrent(spec)
         if spec.isUpdatable:
             out += G.layers(spec) + U.loss(spec) + U.update_params(spec) + G.backprop(spec)
             out += U.training_inputs(spec)
@@ -71,7 +72,7 @@ def check(spec: Any, *, context: str = "model") -> None:
 def pass_structure(spec: Any) -> list[RuleViolation]:
     """What must hold after every pass: Core ML's inference structure plus distinct layer names."""
     nn = S.nn_of(spec)
-    out = I.interface(spec) + G.structure(spec)
+    out = I.interface(spec) + G.structure(spec) + R.recurrent(spec)
     seen: set[str] = set()
     for layer in nn.layers:
         if layer.name in seen:
@@ -83,4 +84,4 @@ def pass_structure(spec: Any) -> list[RuleViolation]:
 
 def structure_violations(spec: Any) -> list[RuleViolation]:
     """The inference-level rules Core ML checks before it runs a NeuralNetwork (rule 4), for runtimes."""
-    return G.structure(spec) if S.model_kind(spec) in S.NN_TYPES else []
+    return G.structure(spec) + R.recurrent(spec) if S.model_kind(spec) in S.NN_TYPES else []

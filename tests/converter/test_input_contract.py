@@ -101,6 +101,13 @@ def _embedding_gru(k):
     return k.Model(x, k.layers.Dense(4, activation="softmax")(h))
 
 
+def _sequence_bilstm_rnn(k):         # Bidirectional(LSTM) over every step, then a SimpleRNN's last step
+    x = k.Input((15, 4), name="x")
+    h = k.layers.Bidirectional(k.layers.LSTM(5, return_sequences=True))(x)
+    h = k.layers.SimpleRNN(6)(h)
+    return k.Model(x, k.layers.Dense(3, activation="softmax")(h))
+
+
 CASES = {  # name: (builder, declared input shape, arrayInputShapeMapping)
     "vector": (_mlp_vector, [13], RANK5),
     "hw-no-channels": (_mlp_hw, [1, 28, 28], RANK5),
@@ -113,6 +120,7 @@ CASES = {  # name: (builder, declared input shape, arrayInputShapeMapping)
     "embedding-mean": (_embedding_mean, [1, 12, 1, 1], EXACT),
     "sequence-lstm-gru": (_sequence_lstm, [1, 1, 15, 4], EXACT),
     "sequence-gru-dense": (_sequence_gru_dense, [1, 1, 15, 4], EXACT),
+    "sequence-bilstm-simplernn": (_sequence_bilstm_rnn, [1, 1, 15, 4], EXACT),
     "embedding-lstm": (_embedding_lstm, [1, 20, 1, 1], EXACT),
     "embedding-gru": (_embedding_gru, [1, 20, 1, 1], EXACT),
 }

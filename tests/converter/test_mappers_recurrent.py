@@ -215,3 +215,28 @@ def test_stateful_is_refused(keras_mod):
     model = keras_mod.Model(x, keras_mod.layers.LSTM(UNITS, stateful=True, name="rnn")(x))
     with pytest.raises(UnsupportedConfigError, match="option 'stateful': Core ML keeps no state between predictions"):
         to_inference_spec(model)
+
+
+def test_a_cell_beyond_50_matches_keras(keras_mod):
+    """Core ML's default cell clip (50) would cut this cell at step 50; the converter sets it out of reach."""
+    x = keras_mod.Input((80, 2), name="x")
+    lstm = keras_mod.layers.LSTM(3, activation="linear", name="rnn")
+    model = keras_mod.Model(x, lstm(x))
+    kernel, recurrent, bias = (np.zeros(w.shape, np.float32) for w in lstm.get_weights())
+    lstm.set_weights([kernel, recurrent, bias + 10.0])           # i, f, o ~ 1 and z = 10: the cell grows by 10
+    inputs = np.zeros((2, 80, 2), np.float32)
+    assert np.asarray(model(inputs)).max() > 700                  # Keras lets the cell reach 800
+    spec, _ = parity(model, inputs, atol=1e-5 * 800)
+
+
+def test_linear_and_relu_recurrent_activations_are_reported(keras_mod):
+    from converter.convert import convert
+    from transforms.options import UpdateOptions
+
+    x = keras_mod.Input((T, F), name="x")
+    model = keras_mod.Model(x, keras_mod.layers.Dense(2, activation="softmax", name="head")(
+        keras_mod.layers.GRU(UNITS, activation="relu", reset_after=False, name="rnn")(x)))
+    report = convert(model, options=UpdateOptions(updatable="head")).report
+    notes = [e.reason for e in report.entries if e.subject == "rnn" and "clips" in e.reason]
+    assert notes == ["activation 'relu': Core ML clips each gate's pre-activation to [-50, 50] (Keras does not), so "
+                     "outputs differ from Keras' where one leaves that range"]

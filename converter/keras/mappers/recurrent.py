@@ -6,8 +6,10 @@ sequence as ``[1, F, 1, T]`` (EXACT_ARRAY_MAPPING, see ground/layout.py). So eac
 the sequence axis (transpose + expandDims), runs the recurrent layer, and brings its output back: the last
 step as a ``[1, units, 1, 1]`` vector (squeeze), or every step as a ``[1, units, 1, T]`` sequence (transpose
 + squeeze). The transposes are iOS 13 layers, so a model with a recurrent layer declares its inputs with
-EXACT_ARRAY_MAPPING. Core ML clips every gate's pre-activation (and an LSTM's cell) to [-50, 50]; Keras does
-not, which only shows for pre-activations beyond 50.
+EXACT_ARRAY_MAPPING. Core ML clips every gate's pre-activation to [-50, 50] (NeuralNetwork.proto); Keras does
+not. Sigmoid and tanh are saturated there in float32, so only linear and ReLU activations can differ, and
+only where a pre-activation leaves [-50, 50]: the conversion report says so. An LSTM's cell clip is set out
+of reach (``coreml_layers.CELL_CLIP``).
 """
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ def _activation(layer: SourceLayer, ctx: MapContext, cfg: dict, key: str, defaul
                 f"'{name}' has no Core ML recurrent equivalent (Core ML's recurrent layers take linear, sigmoid, "
                 "tanh, ReLU, and scaled tanh / hard sigmoid with fixed constants)",
                 "use tanh, sigmoid, relu or linear")
+    if ACTIVATIONS[name] in ("linear", "ReLU"):
+        ctx.note(layer, "note", f"{key} '{name or 'linear'}': Core ML clips each gate's pre-activation to [-50, 50] "
+                                "(Keras does not), so outputs differ from Keras' where one leaves that range")
     return ACTIVATIONS[name]
 
 
@@ -136,7 +141,7 @@ def map_simple_rnn(layer: SourceLayer, ctx: MapContext) -> list:
 
 
 @keras_layer("Bidirectional", coreml="biDirectionalLSTM (+ transpose, expandDims, squeeze)",
-             notes="of an LSTM, merge_mode 'concat', no custom backward layer; return_sequences True/False; "
+             notes="of an LSTM, merge_mode 'concat', the backward layer its mirror; return_sequences True/False; "
                    "frozen on device (EXACT_ARRAY_MAPPING)")
 def map_bidirectional(layer: SourceLayer, ctx: MapContext) -> list:
     inner = layer.config.get("layer") or {}
