@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from ground.errors import UnsupportedConfigError
+from ground.rules.recurrent import RECURRENT_ACTIVATIONS
 
 from .. import rank_n as R
 from . import weights as W
@@ -20,8 +21,6 @@ from .activation import ACTIVATIONS
 from .registry import op
 
 CLIP = 50.0
-RECURRENT_ACTIVATIONS = ("linear", "sigmoid", "tanh", "ReLU", "scaledTanh", "sigmoidHard")
-"""Apple's ``validateRecurrentActivationParams``."""
 
 LSTM_GATES = ("inputGate", "forgetGate", "blockInput", "outputGate")
 GRU_GATES = ("updateGate", "resetGate", "outputGate")
@@ -87,7 +86,7 @@ def _supported(activations, count: int, sequence_output: bool, reverse: bool) ->
     kinds = [a.WhichOneof("NonlinearityType") for a in activations]
     if len(kinds) != count:
         return f"{len(kinds)} activations given, the layer takes {count}"
-    bad = [k for k in kinds if k not in RECURRENT_ACTIVATIONS]
+    bad = [k for k in kinds if k not in RECURRENT_ACTIVATIONS]     # Apple's rule; ground.rules refuses it first
     if bad:
         return f"recurrent non-linearity {bad[0]} is not supported by Core ML"
     if reverse and sequence_output:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ground.errors import UnsupportedConfigError, UnsupportedLayerError
+from ground.errors import UnsupportedConfigError, UnsupportedLayerError, ValidationError
 from tests.emulator.conftest import new_layer, set_weights
 from tests.emulator.test_layers_nd import _spec, run
 
@@ -208,11 +208,17 @@ def test_reversed_sequence_output_is_refused(rng, kind):
         run([layer], {"x": rng.normal(size=(N, T, 1, X, 1, 1))}, [layer.output[0]])
 
 
-def test_unsupported_recurrent_activation_is_refused(rng):
+def test_unsupported_recurrent_activation_is_refused_with_apples_message(rng):
     layer = _gru_layer(_gates(rng, 3), ("sigmoid", "tanh"), seq=False)
-    layer.gru.activations[1].ClearField("tanh")
     layer.gru.activations[1].ELU.alpha = 1.0
-    with pytest.raises(UnsupportedLayerError, match="recurrent non-linearity ELU is not supported by Core ML"):
+    with pytest.raises(ValidationError, match="Recurrent non-linearity type ELU is not supported in this version of "
+                                              "CoreML."):
+        run([layer], {"x": rng.normal(size=(N, T, 1, X, 1, 1))}, ["y"])
+
+
+def test_a_gru_needs_two_activations(rng):
+    layer = _gru_layer(_gates(rng, 3), ("sigmoid",), seq=False)
+    with pytest.raises(UnsupportedLayerError, match="1 activations given, the layer takes 2"):
         run([layer], {"x": rng.normal(size=(N, T, 1, X, 1, 1))}, ["y"])
 
 
