@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ground.errors import UnsupportedConfigError
+from ground.nn_spec import param_count
 
 from .conftest import parity, randomize
 
@@ -64,6 +65,7 @@ def test_recurrent_layer_matches_keras(keras_mod, kind, case):
     kinds = [layer.WhichOneof("layer") for layer in nn.layers]
     core = nn.layers[kinds.index(CORE[kind][0])]
     assert len(core.output) == CORE[kind][1]                         # Apple's validateOutputCount
+    assert param_count(core) == model.count_params()                  # every weight stored, nested ones counted
     assert nn.arrayInputShapeMapping == 1                            # transposes are iOS 13 layers
     assert list(spec.description.input[0].type.multiArrayType.shape) == [1, 1, T, F]
     assert [v for v in violations(spec) if v.origin == "apple"] == []
