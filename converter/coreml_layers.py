@@ -136,6 +136,128 @@ def transpose(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
     return layer
 
 
+def expand_dims(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
+    """expandDims (iOS 13): new axes of size 1 at ``axes`` of the output."""
+    layer = new_layer(name, [inp], [out])
+    layer.expandDims.axes.extend(int(a) for a in axes)
+    return layer
+
+
+def squeeze(name: str, inp: str, out: str, axes: Sequence[int]) -> Layer:
+    """squeeze (iOS 13): drop the size-1 ``axes``."""
+    layer = new_layer(name, [inp], [out])
+    layer.squeeze.axes.extend(int(a) for a in axes)
+    return layer
+
+
+# ---------------------------------------------------------------- recurrent layers
+
+Gate = tuple  # (W (units, in), R (units, units), b (units,) or None), see ground.layout.recurrent_gates
+CELL_CLIP = 50000.0
+"""An LSTM's cellClipThreshold: Core ML's default (0 means 50) would clip a cell that Keras lets grow (by up
+to 1 per step with tanh); coremltools' builder writes this value too."""
+
+
+def _recurrent_activations_one(params, kind: str) -> None:
+    """Set an ``ActivationParams`` to ``kind`` ('sigmoid', 'tanh', 'ReLU', 'linear' with alpha 1)."""
+    msg = getattr(params, kind)
+    msg.SetInParent()
+    if kind == "linear":
+        msg.alpha = 1.0
+
+
+def _recurrent_activations(field, kinds: Sequence[str]) -> None:
+    """Fill a repeated ``ActivationParams`` with ``kinds``."""
+    for kind in kinds:
+        _recurrent_activations_one(field.add(), kind)
+
+
+def _lstm_weights(w, gates: Sequence[Gate]) -> None:
+    """Four gates (input, forget, block input, output) into an ``LSTMWeightParams``."""
+    for prefix, (wx, wh, b) in zip(("inputGate", "forgetGate", "blockInput", "outputGate"), gates):
+        set_weights(getattr(w, f"{prefix}WeightMatrix"), wx)
+        set_weights(getattr(w, f"{prefix}RecursionMatrix"), wh)
+        if b is not None:
+            set_weights(getattr(w, f"{prefix}BiasVector"), b)
+
+
+def uni_lstm(name: str, inputs: Sequence[str], outputs: Sequence[str], gates: Sequence[Gate], *,
+             activations: Sequence[str], sequence_output: bool, reverse: bool = False) -> Layer:
+    """uniDirectionalLSTM from four gates (input, forget, block input, output); outputs (y, h, c)."""
+    layer = new_layer(name, inputs, outputs)
+    p = layer.uniDirectionalLSTM
+    units, size = (int(s) for s in gates[0][0].shape)
+    p.inputVectorSize, p.outputVectorSize = size, units
+    _recurrent_activations(p.activations, activations)
+    p.params.sequenceOutput = bool(sequence_output)
+    p.params.hasBiasVectors = gates[0][2] is not None
+    p.params.cellClipThreshold = CELL_CLIP
+    p.reverseInput = bool(reverse)
+    _lstm_weights(p.weightParams, gates)
+    return layer
+
+
+def bi_lstm(name: str, inputs: Sequence[str], outputs: Sequence[str], forward: Sequence[Gate],
+            backward: Sequence[Gate], *, activations: Sequence[str], sequence_output: bool) -> Layer:
+    """biDirectionalLSTM (both directions share the activations); outputs (y, h_f, c_f, h_b, c_b)."""
+    layer = new_layer(name, inputs, outputs)
+    p = layer.biDirectionalLSTM
+    units, size = (int(s) for s in forward[0][0].shape)
+    p.inputVectorSize, p.outputVectorSize = size, units
+    _recurrent_activations(p.activationsForwardLSTM, activations)
+    _recurrent_activations(p.activationsBackwardLSTM, activations)
+    p.params.sequenceOutput = bool(sequence_output)
+    p.params.hasBiasVectors = forward[0][2] is not None
+    p.params.cellClipThreshold = CELL_CLIP
+    for gates in (forward, backward):
+        _lstm_weights(p.weightParams.add(), gates)
+    return layer
+
+
+def simple_recurrent(name: str, inputs: Sequence[str], outputs: Sequence[str], gate: Gate, *, activation: str,
+                     sequence_output: bool, reverse: bool = False) -> Layer:
+    """simpleRecurrent; inputs (x, h0) and outputs (y, h), as Apple's validator requires."""
+    layer = new_layer(name, inputs, outputs)
+    p = layer.simpleRecurrent
+    wx, wh, b = gate
+    p.outputVectorSize, p.inputVectorSize = (int(s) for s in wx.shape)
+    _recurrent_activations_one(p.activation, activation)
+    p.sequenceOutput, p.reverseInput = bool(sequence_output), bool(reverse)
+    set_weights(p.weightMatrix, wx)
+    set_weights(p.recursionMatrix, wh)
+    if b is not None:
+        p.hasBiasVector = True
+        set_weights(p.biasVector, b)
+    return layer
+
+
+def load_constant_nd(name: str, out: str, values: np.ndarray) -> Layer:
+    """loadConstantND (iOS 13): ``values`` of any rank as a blob of that shape."""
+    layer = new_layer(name, [], [out])
+    layer.loadConstantND.shape.extend(int(s) for s in np.shape(values))
+    set_weights(layer.loadConstantND.data, values)
+    return layer
+
+
+def gru(name: str, inputs: Sequence[str], outputs: Sequence[str], gates: Sequence[Gate], *,
+        activations: Sequence[str], sequence_output: bool, reverse: bool = False) -> Layer:
+    """gru from three gates (update, reset, output); outputs (y, h)."""
+    layer = new_layer(name, inputs, outputs)
+    p = layer.gru
+    units, size = (int(s) for s in gates[0][0].shape)
+    p.inputVectorSize, p.outputVectorSize = size, units
+    _recurrent_activations(p.activations, activations)
+    p.sequenceOutput = bool(sequence_output)
+    p.reverseInput = bool(reverse)
+    p.hasBiasVectors = gates[0][2] is not None
+    for prefix, (wx, wh, b) in zip(("updateGate", "resetGate", "outputGate"), gates):
+        set_weights(getattr(p, f"{prefix}WeightMatrix"), wx)
+        set_weights(getattr(p, f"{prefix}RecursionMatrix"), wh)
+        if b is not None:
+            set_weights(getattr(p, f"{prefix}BiasVector"), b)
+    return layer
+
+
 # ---------------------------------------------------------------- activations
 
 

@@ -143,6 +143,8 @@ def refusal(layer: Any, rank_n: bool) -> str | None:
         return "no implementation for N-dimensional blobs"
     if not rank_n and kind in R.ND_KINDS:
         return "a specification-4 layer needs EXACT_ARRAY_MAPPING inputs (Core ML refuses it in a rank-5 network)"
+    if not rank_n and kind in R.SEQUENCE_KINDS:
+        return "it reads Core ML's sequence axis, which only the rank-N engine models"
     if impl.supports is None or (rank_n and kind in RANK_N_OWN_FORMS):
         return None
     return impl.supports(layer)

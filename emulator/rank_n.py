@@ -26,6 +26,10 @@ EXACT_ARRAY_MAPPING, RANK4_IMAGE_MAPPING = 1, 1
 ND_KINDS: set[str] = set()
 """Layer types whose semantics only exist on rank-N blobs (filled by emulator/layers/nd_*.py)."""
 
+SEQUENCE_KINDS: set[str] = set()
+"""Classic layer types that read Core ML's sequence axis, which only this engine models (filled by
+emulator/layers/recurrent.py)."""
+
 
 def axis(a: int, rank: int, *, where: str = "") -> int:
     """Tensor axis of Core ML axis ``a`` (negative counts from the end) of a rank-``rank`` blob."""
@@ -63,13 +67,13 @@ def broadcast_examples(xs: list[tf.Tensor]) -> list[tf.Tensor]:
 
 def wants_rank_n(nn: Any, input_features: Iterable[Any]) -> bool:
     """Whether ``nn`` runs with Core ML's N-dimensional semantics (an exact input mapping in use, or a
-    specification-version-4 layer that only exists there)."""
+    specification-version-4 layer that only exists there), or holds a layer of the sequence axis."""
     feats = list(input_features)
     if any(f.kind == "multiArray" for f in feats) and nn.arrayInputShapeMapping == EXACT_ARRAY_MAPPING:
         return True
     if any(f.kind == "image" for f in feats) and nn.imageInputShapeMapping == RANK4_IMAGE_MAPPING:
         return True
-    return any(layer.WhichOneof("layer") in ND_KINDS for layer in nn.layers)
+    return any(layer.WhichOneof("layer") in ND_KINDS | SEQUENCE_KINDS for layer in nn.layers)
 
 
 class Layout:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Protocol
 
 import numpy as np
 
-from ground.errors import BadInputError, TrainingDivergedError, ValidationError
+from ground.errors import BadInputError, TrainingDivergedError, UnsupportedConfigError, ValidationError
 from ground.rules import violations
 
 from . import features as F
@@ -109,7 +109,16 @@ def updatable_layers(model: Trainable) -> list[Any]:
         raise BadInputError("the model is not updatable (isUpdatable is false)",
                             fix="convert it with 'coreml-updatable convert' to make it updatable")
     refuse_what_core_ml_refuses(model.spec)
-    return [layer for layer in model.network.layers if layer.isUpdatable]
+    marked = [layer for layer in model.network.layers if layer.isUpdatable]
+    untrainable = [layer for layer in marked if OPS[layer_kind(layer)].write_back is None]
+    if untrainable:
+        layer = untrainable[0]
+        raise UnsupportedConfigError(
+            f"the {layer_kind(layer)} layer is marked updatable: Core ML's validator lets it through (rule 6), but "
+            "Apple documents no training for it (coremltools' builder refuses to mark it) and the runtime does not "
+            "train it", where=f"layer '{layer.name}'",
+            fix="clear isUpdatable on it (freeze it) and train the convolution / innerProduct layers above it")
+    return marked
 
 
 def refuse_what_core_ml_refuses(spec: Any) -> None:

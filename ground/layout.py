@@ -237,3 +237,28 @@ def permute_axes(dims: Sequence[int], channels_last: bool = True) -> tuple[int, 
     for out_axis, in_axis in zip(out_axes, src):
         axis[out_axis] = in_axis
     return tuple(axis)  # type: ignore[return-value]
+
+
+def recurrent_gates(kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray | None,
+                    gates: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Keras recurrent weights -> one ``(W, R, b)`` per gate in Core ML's layout.
+
+    Keras stacks the gates along the columns: ``kernel (in, gates*units)``, ``recurrent_kernel
+    (units, gates*units)``, ``bias (gates*units,)``. Core ML stores each gate's input matrix ``W``
+    ``(units, in)`` and recursion matrix ``R`` ``(units, units)`` row-major, and its bias ``(units,)``.
+    Keras' LSTM order (i, f, c, o) is Core ML's (input, forget, block input, output); Keras' GRU order
+    (z, r, h) is Core ML's (update, reset, output).
+    """
+    k = np.asarray(kernel, np.float32)
+    r = np.asarray(recurrent, np.float32)
+    units = r.shape[0]
+    if k.shape[1] != gates * units or r.shape[1] != gates * units:
+        raise UnsupportedConfigError(f"recurrent weights {k.shape} and {r.shape} do not hold {gates} gates of "
+                                     f"{units} units")
+    b = None if bias is None else np.asarray(bias, np.float32).reshape(gates * units)
+    out = []
+    for g in range(gates):
+        cols = slice(g * units, (g + 1) * units)
+        out.append((np.ascontiguousarray(k[:, cols].T), np.ascontiguousarray(r[:, cols].T),
+                    None if b is None else np.ascontiguousarray(b[cols])))
+    return out

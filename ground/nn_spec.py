@@ -99,11 +99,22 @@ def weight_params(layer: Any) -> Iterator[tuple[str, Any]]:
     typed = getattr(layer, kind(layer), None)
     if typed is None or not hasattr(typed, "DESCRIPTOR"):
         return
-    for fd in typed.DESCRIPTOR.fields:
-        if fd.message_type is not None and fd.message_type.name == "WeightParams" and not _repeated(fd):
-            wp = getattr(typed, fd.name)
+    yield from _weight_fields(typed, "")
+
+
+def _weight_fields(msg: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    """WeightParams fields of ``msg``, and of its LSTM weight messages (``weightParams``, one per direction)."""
+    for fd in msg.DESCRIPTOR.fields:
+        if fd.message_type is None:
+            continue
+        if fd.message_type.name == "WeightParams" and not _repeated(fd):
+            wp = getattr(msg, fd.name)
             if value_count(wp):
-                yield fd.name, wp
+                yield prefix + fd.name, wp
+        elif fd.message_type.name == "LSTMWeightParams":
+            value = getattr(msg, fd.name)
+            for i, inner in enumerate(value if _repeated(fd) else [value]):
+                yield from _weight_fields(inner, f"{prefix}{fd.name}{f'[{i}]' if _repeated(fd) else ''}.")
 
 
 def _repeated(fd: Any) -> bool:

@@ -72,12 +72,11 @@ def _select(spec: Model_pb2.Model, nn: Any, ctx: PassContext) -> list[str]:
     trainable = _trainable(spec, nn, ctx)
     candidates = [Candidate(layer.name, (layer.name, source_of.get(layer.name, "")), layer.name in trainable)
                   for layer in nn.layers if S.kind(layer) in S.UPDATABLE_TYPES]
-    others: dict[str, str] = {}
-    for layer in nn.layers:
-        if S.kind(layer) not in S.UPDATABLE_TYPES:
-            others.setdefault(layer.name, S.kind(layer))
-            if source_of.get(layer.name):
-                others.setdefault(source_of[layer.name], S.kind(layer))
+    frozen = [layer for layer in nn.layers if S.kind(layer) not in S.UPDATABLE_TYPES]
+    others = {layer.name: S.kind(layer) for layer in frozen}   # a source name: the Core ML layer named so, first
+    for layer in frozen:
+        if source_of.get(layer.name):
+            others.setdefault(source_of[layer.name], S.kind(layer))
     return select(ctx.options.updatable, candidates, others=others)
 
 

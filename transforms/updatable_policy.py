@@ -90,9 +90,11 @@ def select(policy: Policy | str | None, candidates: Sequence[Candidate], *,
         matched = [c.key for c in candidates if name in c.names]
         if not matched:
             if others and name in others:
+                lstm = (" (Core ML's validator lets a uniDirectionalLSTM through, but Apple documents no training "
+                        "for it and coremltools' builder refuses it)" if others[name] == "uniDirectionalLSTM" else "")
                 raise UnsupportedConfigError(
                     f"layer '{name}' is a {others[name]} layer; only convolution and innerProduct layers can be "
-                    "updatable", where=WHERE,
+                    f"updatable{lstm}", where=WHERE,
                     fix="leave it out (it stays frozen) and choose convolution/innerProduct layers")
             raise BadInputError(f"no layer named '{name}' (neither a Core ML nor a source layer name)", where=WHERE,
                                 fix=f"choose among: {', '.join(keys)}; or use {POLICIES}")

@@ -145,7 +145,7 @@ def reshape(layer, inputs, params):
 
 def nd_forward(kind: str) -> Forward | None:
     """The rank-N forward of a layer type: its own (spec 4+ layers) or its classic one's rank-N form."""
-    if kind in R.ND_KINDS:
+    if kind in R.ND_KINDS or kind in R.SEQUENCE_KINDS:
         return OPS[kind].forward
     return CLASSIC_ND.get(kind)
 

@@ -114,4 +114,4 @@ def pass_structure(spec: Any) -> list[RuleViolation]:
 
 def structure_violations(spec: Any) -> list[RuleViolation]:
     """The inference-level rules Core ML checks before it runs a NeuralNetwork (rule 4), for runtimes."""
-    return G.structure(spec) if S.model_kind(spec) in S.NN_TYPES else []
+    return G.structure(spec) + L.layer_params(spec, L.RECURRENT_TYPES) if S.model_kind(spec) in S.NN_TYPES else []

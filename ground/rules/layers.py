@@ -373,9 +373,14 @@ def layer_problems(layer: Any, nd: bool) -> list[Problem]:
     return [p for p in (check(layer, nd) for check in CHECKS.get(kind, [])) if p is not None]
 
 
-def layer_params(spec: Any) -> list[RuleViolation]:
-    """Apple's per-layer rules for every layer of a NeuralNetwork spec, all reported together."""
+def layer_params(spec: Any, kinds: tuple[str, ...] | None = None) -> list[RuleViolation]:
+    """Apple's per-layer rules for every layer of a NeuralNetwork spec (or only those of ``kinds``), all
+    reported together."""
     nn = S.nn_of(spec)
     nd = I.nd_array_interpretation(nn)
     return [RuleViolation("4", message, where=f"layer '{layer.name}' ({S.kind(layer)})", fix=fix)
-            for layer in nn.layers for message, fix in layer_problems(layer, nd)]
+            for layer in nn.layers if kinds is None or S.kind(layer) in kinds
+            for message, fix in layer_problems(layer, nd)]
+
+
+RECURRENT_TYPES = ("simpleRecurrent", "gru", "uniDirectionalLSTM", "biDirectionalLSTM")

@@ -75,6 +75,39 @@ def _embedding_mean(k):
     return k.Model(x, k.layers.Dense(2, activation="softmax")(h))
 
 
+def _sequence_lstm(k):               # a (T, F) sequence through an LSTM's every step, then its last through a GRU
+    x = k.Input((15, 4), name="x")
+    h = k.layers.LSTM(8, return_sequences=True)(x)
+    h = k.layers.GRU(6, reset_after=False)(h)
+    return k.Model(x, k.layers.Dense(3, activation="softmax")(h))
+
+
+def _sequence_gru_dense(k):          # every GRU step through a Dense (a 1x1 convolution over time), pooled
+    x = k.Input((15, 4), name="x")
+    h = k.layers.GRU(8, return_sequences=True, reset_after=False)(x)
+    h = k.layers.Dense(5, activation="relu")(h)
+    return k.Model(x, k.layers.Dense(3, activation="softmax")(k.layers.GlobalAveragePooling1D()(h)))
+
+
+def _embedding_lstm(k):              # token indices: Embedding (embeddingND), LSTM (last step), Dense head
+    x = k.Input((20,), name="x", dtype="int32")
+    h = k.layers.LSTM(10)(k.layers.Embedding(50, 8)(x))
+    return k.Model(x, k.layers.Dense(4, activation="softmax")(h))
+
+
+def _embedding_gru(k):
+    x = k.Input((20,), name="x", dtype="int32")
+    h = k.layers.GRU(10, reset_after=False)(k.layers.Embedding(50, 8)(x))
+    return k.Model(x, k.layers.Dense(4, activation="softmax")(h))
+
+
+def _sequence_bilstm_rnn(k):         # Bidirectional(LSTM) over every step, then a SimpleRNN's last step
+    x = k.Input((15, 4), name="x")
+    h = k.layers.Bidirectional(k.layers.LSTM(5, return_sequences=True))(x)
+    h = k.layers.SimpleRNN(6)(h)
+    return k.Model(x, k.layers.Dense(3, activation="softmax")(h))
+
+
 CASES = {  # name: (builder, declared input shape, arrayInputShapeMapping)
     "vector": (_mlp_vector, [13], RANK5),
     "hw-no-channels": (_mlp_hw, [1, 28, 28], RANK5),
@@ -85,6 +118,11 @@ CASES = {  # name: (builder, declared input shape, arrayInputShapeMapping)
     "sequence-relu6": (_sequence_relu6, [1, 1, 20, 5], EXACT),
     "embedding-conv1d": (_embedding_conv1d, [1, 40, 1, 1], EXACT),
     "embedding-mean": (_embedding_mean, [1, 12, 1, 1], EXACT),
+    "sequence-lstm-gru": (_sequence_lstm, [1, 1, 15, 4], EXACT),
+    "sequence-gru-dense": (_sequence_gru_dense, [1, 1, 15, 4], EXACT),
+    "sequence-bilstm-simplernn": (_sequence_bilstm_rnn, [1, 1, 15, 4], EXACT),
+    "embedding-lstm": (_embedding_lstm, [1, 20, 1, 1], EXACT),
+    "embedding-gru": (_embedding_gru, [1, 20, 1, 1], EXACT),
 }
 
 
