@@ -211,7 +211,7 @@ def test_reversed_sequence_output_is_refused(rng, kind):
 def test_unsupported_recurrent_activation_is_refused_with_apples_message(rng):
     layer = _gru_layer(_gates(rng, 3), ("sigmoid", "tanh"), seq=False)
     layer.gru.activations[1].ELU.alpha = 1.0
-    with pytest.raises(ValidationError, match="Recurrent non-linearity type ELU is not supported in this version of "
+    with pytest.raises(ValidationError, match="Recurrent non-linearity type MLActivationParamsNonlinearityType_ELU is not supported in this version of "
                                               "CoreML."):
         run([layer], {"x": rng.normal(size=(N, T, 1, X, 1, 1))}, ["y"])
 
