@@ -294,7 +294,8 @@ def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Itera
     for layer in getattr(new_spec, model.kind).layers:
         if layer.name in run.weights:
             OPS[layer_kind(layer)].write_back(layer, model.network.plan.to_spec_layout(layer.name, run.weights[layer.name]))
-    applied = conventions.describe(run.loss_kind, run.settings.optimizer, run.settings.shuffle)   # only those that apply
+    applied = conventions.describe(run.loss_kind, run.settings.optimizer, run.settings.shuffle,   # only those that apply
+                                   run.settings.seed)
     result = UpdateResult(type(model)(new_spec), run.settings, applied, run.batch_losses, run.orders,
                           time.perf_counter() - started)
     per_epoch = len(run.batch_losses[-1])
