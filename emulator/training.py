@@ -264,7 +264,7 @@ def train_layers(model: Trainable, data: Mapping[str, np.ndarray], *, weights=No
     bsz = settings.batch_size
     for epoch, order in enumerate(orders):
         epoch_losses = np.empty(per_epoch, dtype=np.float64)
-        for first, chunk in _chunks(order.astype(np.int32), bsz, per_epoch):
+        for first, chunk in call_chunks(order.astype(np.int32), bsz, per_epoch):
             values = trainer.steps(chunk)
             for b, value in enumerate(values.tolist(), start=first):
                 if not math.isfinite(value):
@@ -305,15 +305,17 @@ def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Itera
     return result
 
 
-def _chunks(order: np.ndarray, batch_size: int, per_epoch: int):
+def call_chunks(order: np.ndarray, batch_size: int, per_epoch: int, per_call: int | None = None):
     """(index of the first mini-batch, (K, B) example indices) for every graph call of one epoch.
 
-    Full mini-batches go STEPS_PER_CALL at a time; a kept partial last batch goes alone, at its size.
+    Full mini-batches go ``per_call`` (default STEPS_PER_CALL) at a time; a kept partial last batch goes
+    alone, at its size.
     """
+    per_call = per_call or STEPS_PER_CALL
     full = min(per_epoch, len(order) // batch_size)
     rows = order[:full * batch_size].reshape(full, batch_size)
-    for first in range(0, full, STEPS_PER_CALL):
-        yield first, rows[first:first + STEPS_PER_CALL]
+    for first in range(0, full, per_call):
+        yield first, rows[first:first + per_call]
     if per_epoch > full:
         yield full, order[full * batch_size:][None, :]
 
