@@ -1,7 +1,8 @@
 """Where the runtime's time goes when it trains the seeds' LeNet (batch 128, Adam), piece by piece.
 
 Each piece is a compiled graph timed on its own (best of ``--reps`` calls of ``--steps`` mini-batches,
-after a warm-up call), on random MNIST-shaped data with the LeNet's shapes: the convolutions forward
+after a warm-up call; wall time and the process' CPU time, the latter less disturbed by other jobs on
+shared cores), on random MNIST-shaped data with the LeNet's shapes: the convolutions forward
 and backward in NHWC, the poolings, the dense layers, the flatten reorder, Adam as separate ops per
 variable or as one fused kernel per variable, gathering each batch from the data set or slicing one
 shuffled copy per epoch. Thread settings (intra/inter op) and oneDNN on or off need a fresh
@@ -26,19 +27,27 @@ RESULTS = ROOT / "benchmarks" / "results"
 B = 128
 
 
-def _timer(fn, args, reps: int) -> float:
+def _timer(fn, args, reps: int) -> tuple[float, float]:
+    """(best wall seconds, best CPU seconds of the process) of one call."""
     fn(*args)                                     # trace and warm up
-    best = float("inf")
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn(*args)
         _ = [o.numpy() for o in (out if isinstance(out, (list, tuple)) else [out])]
-        best = min(best, time.perf_counter() - t)
-    return best
+        best, best_cpu = min(best, time.perf_counter() - t), min(best_cpu, time.process_time() - c)
+    return best, best_cpu
 
 
-def pieces(steps: int, reps: int) -> dict[str, float]:
-    """Milliseconds per mini-batch of each piece (K = ``steps`` mini-batches per graph call)."""
+def training_gflop_per_step() -> float:
+    """The LeNet's multiply-add FLOPs of one training step of B examples (as emulator_vs_keras counts)."""
+    from emulator_vs_keras import training_flops_per_example
+
+    return training_flops_per_example() * B / 1e9
+
+
+def pieces(steps: int, reps: int) -> dict[str, dict[str, float]]:
+    """Milliseconds per mini-batch of each piece (K = ``steps`` mini-batches per graph call), wall and CPU."""
     import tensorflow as tf
 
     rng = tf.random.Generator.from_seed(0)
@@ -52,11 +61,12 @@ def pieces(steps: int, reps: int) -> dict[str, float]:
     vs = list(w.values())
     y = tf.zeros(B, tf.int32)
 
-    def forward(x, transpose_flatten=False):
-        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w["c1"], 1, "VALID"), w["b1"]))
-        h = tf.nn.max_pool2d(h, 2, 2, "VALID")
-        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, w["c2"], 1, "VALID"), w["b2"]))
-        h = tf.nn.max_pool2d(h, 2, 2, "VALID")
+    def forward(x, transpose_flatten=False, pool_first=False):
+        def relu_pool(h):     # max pooling commutes with ReLU: the same values and the same gradients
+            return tf.nn.relu(tf.nn.max_pool2d(h, 2, 2, "VALID")) if pool_first else \
+                tf.nn.max_pool2d(tf.nn.relu(h), 2, 2, "VALID")
+        h = relu_pool(tf.nn.bias_add(tf.nn.conv2d(x, w["c1"], 1, "VALID"), w["b1"]))
+        h = relu_pool(tf.nn.bias_add(tf.nn.conv2d(h, w["c2"], 1, "VALID"), w["b2"]))
         if transpose_flatten:
             h = tf.transpose(h, [0, 3, 1, 2])
         h = tf.reshape(h, [-1, 1152])
@@ -72,7 +82,7 @@ def pieces(steps: int, reps: int) -> dict[str, float]:
             def step(k, acc):
                 return k + 1, acc + body(x)
             return tf.while_loop(lambda k, _: k < steps, step, [tf.constant(0), tf.constant(0.0)])[1]
-        return lambda: _timer(run, [xb], reps) / steps * 1e3
+        return lambda: [t / steps * 1e3 for t in _timer(run, [xb], reps)]
 
     m = [tf.Variable(tf.zeros_like(v)) for v in vs]
     v2 = [tf.Variable(tf.zeros_like(v)) for v in vs]
@@ -125,6 +135,7 @@ def pieces(steps: int, reps: int) -> dict[str, float]:
         "train step, Adam as separate ops": looped(step(adam_ops)),
         "train step, Adam fused (ResourceApplyAdam)": looped(step(adam_fused)),
         "train step, flatten transposed CHW (no layout plan)": looped(step(adam_fused, transpose_flatten=True)),
+        "train step, max pooling before ReLU": looped(step(adam_fused, pool_first=True)),
         "Adam separate ops alone": looped(lambda x: adam_ops(grads)),
         "Adam fused alone": looped(lambda x: adam_fused(grads)),
         "conv1 forward": looped(lambda x: tf.reduce_sum(tf.nn.conv2d(h1_in, w["c1"], 1, "VALID")[..., :1])),
@@ -133,11 +144,24 @@ def pieces(steps: int, reps: int) -> dict[str, float]:
         "conv2 filter gradient": looped(layer_grad(lambda i: tf.nn.conv2d(i, w["c2"], 1, "VALID"), h2_in, w["c2"])),
         "conv2 input gradient": looped(layer_grad(lambda i: tf.nn.conv2d(i, w["c2"], 1, "VALID"), h2_in, h2_in)),
         "pool1 forward+backward": looped(layer_grad(lambda i: tf.nn.max_pool2d(i, 2, 2, "VALID"), p1_in, p1_in)),
+        "relu1 backward (ReluGrad on conv1's output)": looped(lambda x: tf.reduce_sum(
+            tf.raw_ops.ReluGrad(gradients=p1_in, features=p1_in)[..., :1])),
         "dense1 forward+backward": looped(layer_grad(lambda i: tf.matmul(i, w["d1"]), d1_in, w["d1"])),
         "gather one batch from the data set": looped(lambda x: tf.reduce_sum(tf.gather(x_all, idx[:B])[:, 0, 0, 0])),
         "slice one batch of a shuffled copy": looped(lambda x: tf.reduce_sum(x_all[:B][:, 0, 0, 0])),
     }
-    return {name: round(f(), 3) for name, f in table.items()}
+    big = tf.random.normal((1024, 1024))
+    table["matmul 1024x1024x1024 (GFLOP/s, not ms)"] = looped(lambda x: tf.reduce_sum(tf.matmul(big, big)[:1]))
+    out = {}
+    for name, f in table.items():
+        wall, cpu = f()
+        if name.startswith("matmul"):
+            wall, cpu = 2 * 1024 ** 3 / wall / 1e6, 2 * 1024 ** 3 / cpu / 1e6
+        out[name] = {"wall": round(wall, 3), "cpu": round(cpu, 3)}
+    step_ms = out["train step, Adam fused (ResourceApplyAdam)"]
+    out["train step GFLOP/s (from its best time)"] = {k: round(training_gflop_per_step() / (v / 1e3), 1)
+                                                       for k, v in step_ms.items()}
+    return out
 
 
 def op_shares(steps: int = 20) -> dict[str, float]:
@@ -225,7 +249,9 @@ def main(argv=None) -> int:
     if args.child:
         return child(args)
 
-    configs = {"default (TF picks threads), oneDNN on": ({}, ["--ops"]),
+    configs = {"default (TF picks threads and whether oneDNN runs)": ({}, ["--ops"]),
+               "oneDNN forced on (TF_ENABLE_ONEDNN_OPTS=1)": ({"TF_ENABLE_ONEDNN_OPTS": "1"}, []),
+               "intra 1, inter 1 (one core: least disturbed by other jobs)": ({}, ["--intra", "1", "--inter", "1"]),
                "intra 2, inter 1": ({}, ["--intra", "2", "--inter", "1"]),
                "intra 1, inter 2": ({}, ["--intra", "1", "--inter", "2"]),
                "intra 2, inter 2": ({}, ["--intra", "2", "--inter", "2"]),
@@ -241,8 +267,9 @@ def main(argv=None) -> int:
         out["configs"][name] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(name, json.dumps(out["configs"][name], indent=1), file=sys.stderr)
     out["load_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    out["notes"] = ("2 cores shared with 7 other developers while measured: absolute times are noisy, "
-                    "compare pieces within one config")
+    out["notes"] = ("2 cores shared with other developers' jobs while measured: absolute times are noisy, "
+                    "compare pieces within one config (CPU times are the steadier); TensorFlow turns oneDNN's "
+                    "custom ops on by default only on some CPUs (op_shares names _Mkl* kernels when it did)")
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return 0
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+ANY_SEED = object()
+"""``applicable``'s seed when the run's seed is not known (``None`` is a run without a seed)."""
+
+
 @dataclass(frozen=True)
 class Conventions:
     batch_loss: str = "mean"
@@ -47,11 +51,11 @@ class Conventions:
     """The lossValue of an epoch-end event: the last mini-batch's loss (the epoch mean is also given)."""
 
     def describe(self, loss: str | None = None, optimizer: str | None = None,
-                 shuffle: bool | None = None) -> dict[str, str]:
+                 shuffle: bool | None = None, seed: int | None | object = ANY_SEED) -> dict[str, str]:
         """Each choice with its evidence, for reports; given the run's loss ('cce' / 'mse'), optimizer
-        ('adam' / 'sgd') and shuffle flag, only the choices that apply to it."""
+        ('adam' / 'sgd'), shuffle flag and seed, only the choices that apply to it."""
         return {k: f"{v} ({EVIDENCE[k]})" for k, v in asdict(self).items()
-                if k in applicable(loss, optimizer, shuffle)}
+                if k in applicable(loss, optimizer, shuffle, seed)}
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -89,14 +93,18 @@ EVIDENCE = {
 APPLIES_TO = {"cross_entropy": ("loss", "cce"), "mse": ("loss", "mse"), "adam": ("optimizer", "adam"),
               "momentum": ("optimizer", "sgd"), "shuffle": ("shuffle", True), "reshuffle": ("shuffle", True),
               "unseeded": ("shuffle", True)}
-"""The choices that matter only for one loss, one optimizer, or a shuffled run."""
+"""The choices that matter only for one loss, one optimizer, or a shuffled run (``unseeded`` also only
+for a run without a seed)."""
 
 
-def applicable(loss: str | None = None, optimizer: str | None = None, shuffle: bool | None = None) -> list[str]:
-    """The names of the conventions that apply to a run (all of them for what is not given)."""
+def applicable(loss: str | None = None, optimizer: str | None = None, shuffle: bool | None = None,
+               seed: int | None | object = ANY_SEED) -> list[str]:
+    """The names of the conventions that apply to a run (all of them for what is not given). ``seed``:
+    the run's seed, ``None`` for none; a seeded run has no ``unseeded`` choice to report."""
     run = {"loss": loss, "optimizer": optimizer, "shuffle": shuffle}
     return [name for name in asdict(CORE_ML)
-            if name not in APPLIES_TO or run[APPLIES_TO[name][0]] in (None, APPLIES_TO[name][1])]
+            if (name not in APPLIES_TO or run[APPLIES_TO[name][0]] in (None, APPLIES_TO[name][1]))
+            and not (name == "unseeded" and seed is not ANY_SEED and seed is not None)]
 
 
 CORE_ML = Conventions()

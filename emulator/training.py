@@ -265,7 +265,7 @@ def train_layers(model: Trainable, data: Mapping[str, np.ndarray], *, weights=No
     bsz = settings.batch_size
     for epoch, order in enumerate(orders):
         epoch_losses = np.empty(per_epoch, dtype=np.float64)
-        for first, chunk in _chunks(order.astype(np.int32), bsz, per_epoch):
+        for first, chunk in call_chunks(order.astype(np.int32), bsz, per_epoch):
             values = trainer.steps(chunk)
             for b, value in enumerate(values.tolist(), start=first):
                 if not math.isfinite(value):
@@ -295,7 +295,8 @@ def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Itera
     for layer in getattr(new_spec, model.kind).layers:
         if layer.name in run.weights:
             OPS[layer_kind(layer)].write_back(layer, model.network.plan.to_spec_layout(layer.name, run.weights[layer.name]))
-    applied = conventions.describe(run.loss_kind, run.settings.optimizer, run.settings.shuffle)   # only those that apply
+    applied = conventions.describe(run.loss_kind, run.settings.optimizer, run.settings.shuffle,   # only those that apply
+                                   run.settings.seed)
     result = UpdateResult(type(model)(new_spec), run.settings, applied, run.batch_losses, run.orders,
                           time.perf_counter() - started)
     per_epoch = len(run.batch_losses[-1])
@@ -305,15 +306,17 @@ def update(model: Trainable, data: Mapping[str, np.ndarray], *, callbacks: Itera
     return result
 
 
-def _chunks(order: np.ndarray, batch_size: int, per_epoch: int):
+def call_chunks(order: np.ndarray, batch_size: int, per_epoch: int, per_call: int | None = None):
     """(index of the first mini-batch, (K, B) example indices) for every graph call of one epoch.
 
-    Full mini-batches go STEPS_PER_CALL at a time; a kept partial last batch goes alone, at its size.
+    Full mini-batches go ``per_call`` (default STEPS_PER_CALL) at a time; a kept partial last batch goes
+    alone, at its size.
     """
+    per_call = per_call or STEPS_PER_CALL
     full = min(per_epoch, len(order) // batch_size)
     rows = order[:full * batch_size].reshape(full, batch_size)
-    for first in range(0, full, STEPS_PER_CALL):
-        yield first, rows[first:first + STEPS_PER_CALL]
+    for first in range(0, full, per_call):
+        yield first, rows[first:first + per_call]
     if per_epoch > full:
         yield full, order[full * batch_size:][None, :]
 

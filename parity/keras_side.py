@@ -7,8 +7,11 @@
 - Cross-entropy is computed from the logits (the final softmax's input) with class-index targets,
   the mean over the mini-batch: the runtime's convention, and the same loss as Keras'
   ``categorical_crossentropy`` on one-hot targets.
-- Each mini-batch is one call of a compiled ``tf.function`` step fed the exact batches the Core ML
-  side used, in the same order (no ``model.fit`` shuffling).
+- The exact batches the Core ML side used, in the same order (no ``model.fit`` shuffling): the data
+  goes to TensorFlow once, and each call of a compiled ``tf.function`` trains up to
+  ``emulator.training.STEPS_PER_CALL`` mini-batches one after another (a ``tf.while_loop`` of the same
+  step, each batch gathered by its example indices), as the runtime does; the step's arithmetic is that
+  of one call per batch.
 """
 from __future__ import annotations
 
@@ -104,10 +107,11 @@ class KerasSide:
 
     # ------------------------------------------------------------------ training
 
-    def _compiled_step(self, x_spec: tf.TensorSpec, y_spec: tf.TensorSpec):
+    def _compiled_steps(self, x_spec: tf.TensorSpec, y_spec: tf.TensorSpec):
+        """``steps(x, y, indices)``: one mini-batch ``x[indices[k]]`` per row of ``indices`` (K, B), in
+        order; returns the K losses."""
         model, variables, optimizer, loss = self.logits_model, self.variables, self.optimizer, self.loss
 
-        @tf.function(input_signature=[x_spec, y_spec], reduce_retracing=True)
         def step(x, y):
             with tf.GradientTape() as tape:
                 out = model(x, training=False)
@@ -116,30 +120,40 @@ class KerasSide:
             optimizer.apply_gradients(zip(grads, variables))
             return value
 
-        return step
+        @tf.function(input_signature=[x_spec, y_spec, tf.TensorSpec([None, None], tf.int32)], autograph=False)
+        def steps(x, y, indices):
+            count = tf.shape(indices)[0]
+
+            def body(k, values):
+                return k + 1, values.write(k, step(tf.gather(x, indices[k]), tf.gather(y, indices[k])))
+
+            _, values = tf.while_loop(lambda k, _: k < count, body,
+                                      [tf.constant(0), tf.TensorArray(tf.float32, size=count)])
+            return values.stack()
+
+        return steps
 
     def train(self, x: np.ndarray, y: np.ndarray, orders: Sequence[np.ndarray], batch_size: int, *,
               progress: bool = False) -> tuple[list[np.ndarray], float]:
         """Train on ``x[order[b*B:(b+1)*B]]`` for every epoch's order; (per-epoch batch losses, seconds).
-
         With ``progress``, the same bar / per-epoch lines as the Core ML side (:mod:`emulator.progress`)."""
         from emulator.progress import Progress
-
-        from emulator.training import batches_per_epoch
+        from emulator.training import batches_per_epoch, call_chunks
 
         y = y.astype(np.int32) if self.loss == "cce" else y.astype(np.float32)
-        step = self._compiled_step(tf.TensorSpec((None, *x.shape[1:]), tf.float32),
-                                   tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
+        steps = self._compiled_steps(tf.TensorSpec((None, *x.shape[1:]), tf.float32),
+                                     tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
         per_epoch = batches_per_epoch(len(x), batch_size)   # the runtime's partial-batch convention
         losses = []
         started = time.perf_counter()
+        x_all, y_all = tf.constant(x, tf.float32), tf.constant(y)
         with Progress("Keras", len(orders), per_epoch, mode="auto" if progress else "off") as bar:
             for epoch, order in enumerate(orders):
                 epoch_losses = np.empty(per_epoch)
-                for b in range(per_epoch):
-                    idx = order[b * batch_size:(b + 1) * batch_size]
-                    epoch_losses[b] = float(step(tf.constant(x[idx]), tf.constant(y[idx])))
-                    bar.batch(epoch + 1, epoch_losses[b])
+                for first, rows in call_chunks(np.asarray(order, np.int32), batch_size, per_epoch):
+                    for b, value in enumerate(steps(x_all, y_all, tf.constant(rows)).numpy().tolist(), start=first):
+                        epoch_losses[b] = value
+                        bar.batch(epoch + 1, value)
                 losses.append(epoch_losses)
                 bar.epoch(epoch + 1, float(epoch_losses[-1]), float(epoch_losses.mean()))
         elapsed = time.perf_counter() - started

@@ -160,9 +160,10 @@ def test_events_and_shuffled_order_follow_core_ml():
     expected = epoch_orders(12, 2, shuffle=True, seed=11)
     assert all((a == b).all() for a, b in zip(result.orders, expected))
     assert result.settings.seed == 11 and result.settings.shuffle
-    # only the conventions of this run: an SGD, cross-entropy, shuffled run has no Adam or MSE line
+    # only the conventions of this run: an SGD, cross-entropy, shuffled, seeded run has no Adam, MSE or
+    # unseeded line
     assert set(result.conventions) == {"batch_loss", "cross_entropy", "momentum", "partial_last_batch", "shuffle",
-                                       "reshuffle", "unseeded", "reported_loss"}
+                                       "reshuffle", "reported_loss"}
 
 
 @pytest.mark.parametrize("loss, optimizer, shuffle, absent", [
@@ -177,6 +178,24 @@ def test_conventions_listed_are_those_of_the_run(loss, optimizer, shuffle, absen
     assert not absent & set(described)
     assert {"batch_loss", "partial_last_batch", "reported_loss"} <= set(described)
     assert len(CORE_ML.describe()) == len(CORE_ML.as_dict())          # nothing given: every convention
+
+
+@pytest.mark.parametrize("shuffle, seed, listed", [(True, None, True), (True, 0, False), (True, 7, False),
+                                                    (False, None, False), (None, None, True), (True, ..., True)])
+def test_unseeded_is_listed_only_for_a_shuffled_run_without_a_seed(shuffle, seed, listed):
+    from emulator.conventions import ANY_SEED, CORE_ML, applicable
+
+    seed = ANY_SEED if seed is ... else seed
+    assert ("unseeded" in applicable("cce", "adam", shuffle, seed)) is listed
+    assert ("unseeded" in CORE_ML.describe("cce", "adam", shuffle, seed)) is listed
+
+
+@pytest.mark.parametrize("seed, listed", [(None, True), (3, False)])
+def test_a_run_reports_unseeded_only_without_a_seed(seed, listed):
+    spec = dense_softmax(W0, B0, optimizer="sgd", lr=0.1, batch=4, shuffle=True, seed=seed)
+    result = emulator.load(spec).update({"x": X, "label": Y}, epochs=1)
+    assert result.settings.seed == seed
+    assert ("unseeded" in result.conventions) is listed
 
 
 @pytest.mark.parametrize("overrides, message", [
