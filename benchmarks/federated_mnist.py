@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def _name(args) -> str:
 def _merge(key: str, row: dict) -> None:
     """Add one configuration's row to the shared results file (locked: runs may finish together)."""
     target = RESULTS / "federated_mnist.json"
-    with open(RESULTS / ".federated_mnist.lock", "w") as lock:
+    with open(Path(tempfile.gettempdir()) / "federated_mnist.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         out = json.loads(target.read_text()) if target.exists() else {}
         if "configurations" not in out:
@@ -50,6 +51,44 @@ def _merge(key: str, row: dict) -> None:
         out["machine"] = {"cpus": os.cpu_count()}
         out["configurations"][key] = row
         target.write_text(json.dumps(out, indent=2))
+
+
+def _row(folder: Path, args, settings: list[str], invoked: str, wall: float | None,
+         load_before: tuple | None) -> dict:
+    """The configuration's figures from its report.json (per-round test accuracy of the global model)."""
+    report = json.loads((folder / "report.json").read_text())
+    summary, reached = report["summary"], report["summary"]["reached"]
+    accs = [r["test_accuracy"] for r in report["rounds"]]
+    best = max(accs)
+    return {
+        "command": invoked, "split": args.split, "settings": " ".join(settings), "rounds": args.rounds,
+        "rounds_run": len(accs), "finished": bool(report.get("finished")) or len(accs) >= args.rounds,
+        **{f"rounds_to_{t}": reached.get(t, {}).get("round") for t in ("0.97", "0.98", "0.99")},
+        **{f"wall_s_to_{t}": reached.get(t, {}).get("wall_s") for t in ("0.97", "0.98")},
+        "best_test_accuracy": best, "best_round": accs.index(best) + 1,
+        "final_test_accuracy": accs[-1],
+        "mean_of_last_10_rounds": round(sum(accs[-10:]) / len(accs[-10:]), 4),
+        "rounds_wall_s": summary["total_wall_s"], "process_wall_s": None if wall is None else round(wall, 1),
+        "mean_train_round_s": summary["mean_train_round_s"],
+        "train_examples": sum(c["examples"] for c in report["clients"]),
+        "load_average_before": None if load_before is None else [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        "report": str((folder / "report.json").relative_to(ROOT)),
+    }
+
+
+def _plot_stopped(folder: Path) -> None:
+    """federated.png for a run stopped before its last round (the CLI draws it only at the end)."""
+    import numpy as np
+
+    from federated import partition as P
+    from federated.report import Dropped, Report, Round, plot
+
+    saved = json.loads((folder / "report.json").read_text())
+    rounds = [Round(**{**r, "dropped": [Dropped(**d) for d in r["dropped"]]}) for r in saved["rounds"]]
+    report = Report(saved["config"], saved["clients"], saved["initial"], rounds, saved["engine"])
+    histograms = np.array([c["labels"] for c in saved["clients"]])
+    plot(report, folder / "federated.png", None if P.parse(saved["config"]["partition"]).is_iid else histograms)
 
 
 def main() -> None:
@@ -63,6 +102,8 @@ def main() -> None:
     parser.add_argument("--strategy", default="fedavg", choices=["fedavg", "fedadam", "fedyogi"])
     parser.add_argument("--server-lr", type=float)
     parser.add_argument("--name", help="results folder under benchmarks/results/federated_mnist/")
+    parser.add_argument("--from-report", action="store_true",
+                        help="do not run: summarise the report.json a stopped run of these settings left")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     name = args.name or _name(args)
@@ -71,7 +112,8 @@ def main() -> None:
     model = folder / "lenet.mlmodel"
     from converter.convert import convert
 
-    convert(str(ROOT / "fixtures" / "lenet.keras")).save(model, force=True)
+    if not args.from_report:
+        convert(str(ROOT / "fixtures" / "lenet.keras")).save(model, force=True)
     settings = ["--local-epochs", str(args.local_epochs), "--strategy", args.strategy]
     for flag, value in (("--batch-size", args.batch_size), ("--learning-rate", args.learning_rate),
                         ("--server-lr", args.server_lr)):
@@ -80,33 +122,20 @@ def main() -> None:
     cmd = [sys.executable, "-m", "coreml_updatable.cli", "federate", str(model), "--data", args.data,
            "--clients", "100", "--fraction", "0.1", "--rounds", str(args.rounds), "--partition", args.split,
            "--seed", "0", *settings, "--report", str(folder), "--no-progress", "--json"]
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    model.unlink()
-    invoked = "python benchmarks/federated_mnist.py " + " ".join(sys.argv[1:])
-    if proc.returncode != 0:
-        row = {"error": proc.stderr[-3000:], "command": invoked}
+    invoked = "python benchmarks/federated_mnist.py " + " ".join(a for a in sys.argv[1:] if a != "--from-report")
+    if args.from_report:        # a run stopped early (time budget): summarise the rounds it wrote
+        row = _row(folder, args, settings, invoked, None, None)
+        _plot_stopped(folder)
     else:
-        report = json.loads((folder / "report.json").read_text())
-        summary, reached = report["summary"], report["summary"]["reached"]
-        accs = [r["test_accuracy"] for r in report["rounds"]]
-        best = max(accs)
-        row = {
-            "command": invoked, "split": args.split, "settings": " ".join(settings), "rounds": args.rounds,
-            **{f"rounds_to_{t}": reached.get(t, {}).get("round") for t in ("0.97", "0.98", "0.99")},
-            **{f"wall_s_to_{t}": reached.get(t, {}).get("wall_s") for t in ("0.97", "0.98")},
-            "best_test_accuracy": best, "best_round": accs.index(best) + 1,
-            "final_test_accuracy": summary["final_test_accuracy"],
-            "mean_of_last_10_rounds": round(sum(accs[-10:]) / len(accs[-10:]), 4),
-            "rounds_wall_s": summary["total_wall_s"], "process_wall_s": round(wall, 1),
-            "mean_train_round_s": summary["mean_train_round_s"],
-            "train_examples": sum(c["examples"] for c in report["clients"]),
-            "load_average_before": [round(v, 2) for v in load_before],
-            "load_average_after": [round(v, 2) for v in os.getloadavg()],
-            "report": str((folder / "report.json").relative_to(ROOT)),
-        }
+        load_before = os.getloadavg()
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            row = {"error": proc.stderr[-3000:], "command": invoked}
+        else:
+            row = _row(folder, args, settings, invoked, wall, load_before)
+    model.unlink(missing_ok=True)
     _merge(name, row)
     print(json.dumps({name: row}, indent=2), flush=True)
 
