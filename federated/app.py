@@ -161,6 +161,10 @@ def simulate(config: FleetConfig, report_dir: Path | None = None, output: Path |
     cpus = client_cpus or float(os.cpu_count() or 1)
     results: list[Report] = []
     _quiet_flower(verbose)
+    # Ray starts its workers at nice +15 (below the driver, to keep its raylet responsive); here the
+    # workers ARE the run (every device trains in them), so they keep the caller's priority, as Ray's
+    # own job manager does for its drivers. An explicit RAY_worker_niceness in the environment wins.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     run_simulation(server_app=server_app(config, report_dir, output, progress, "simulation (Ray)", results),
                    client_app=client_app(config), num_supernodes=config.clients,
                    backend_config={"client_resources": {"num_cpus": cpus, "num_gpus": 0.0},

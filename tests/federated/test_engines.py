@@ -69,3 +69,24 @@ def _flower_processes() -> set[int]:
             if state != "Z" and "flower-super" in cmd or "flwr-clientapp" in cmd or "flwr-serverapp" in cmd:
                 found.add(int(entry))
     return found
+
+
+@pytest.mark.parametrize("given, expected", [(None, "0"), ("7", "7")])
+def test_simulation_workers_keep_the_callers_priority(model_file, tiny_data, monkeypatch, given, expected):
+    """Ray starts workers at nice +15 unless told otherwise; the devices train in them, so the simulation
+    asks for the caller's priority (an explicit RAY_worker_niceness wins)."""
+    import flwr.simulation
+
+    from federated.app import simulate
+
+    monkeypatch.setenv("RAY_worker_niceness", "x")         # restored (or removed) after the test
+    if given is None:
+        monkeypatch.delenv("RAY_worker_niceness")
+    else:
+        monkeypatch.setenv("RAY_worker_niceness", given)
+    seen = []
+    monkeypatch.setattr(flwr.simulation, "run_simulation", lambda **kw: seen.append(os.environ["RAY_worker_niceness"]))
+    config = FleetConfig(model=str(model_file), data=str(tiny_data), clients=2, rounds=1)
+    with pytest.raises(RuntimeError, match="ended without a result"):
+        simulate(config, progress=False)
+    assert seen == [expected]
