@@ -111,7 +111,7 @@ def test_unsupported_layer_message_escapes_its_name(capsys, work):
     layer = spec.neuralNetwork.layers[0]
     layer.name = EVIL
     layer.ClearField("flatten")
-    layer.gru.SetInParent()                       # a layer type the runtime has no implementation for
+    layer.cumSum.SetInParent()                    # a layer type the runtime has no implementation for
     (work / "crop.mlmodel").write_bytes(spec.SerializeToString())
     result = refused(capsys, work, "predict", work / "crop.mlmodel", "--input", work / "x.npy", "-o", work / "y.npy",
                      match=["unsupported layer", "\\x1b[2J"])
