@@ -55,7 +55,7 @@ def violations(spec: Any) -> list[RuleViolation]:
     elif kind == "linkedModel":
         out += P.linked_model(spec)
     elif kind in S.NN_TYPES:
-        out += _nn_interface(spec, kind) + I.interface(spec) + G.structure(spec) + L.layer_params(spec)
+        out += _network(spec, kind)
         if spec.isUpdatable:
             out += G.layers(spec) + U.loss(spec) + U.update_params(spec) + G.backprop(spec)
             out += U.training_inputs(spec)
@@ -72,6 +72,12 @@ SHADOWED = {"Neural networks produce at least one output.": "Models must have on
 def _unshadowed(found: list[RuleViolation]) -> list[RuleViolation]:
     messages = {v.message for v in found}
     return [v for v in found if SHADOWED.get(v.message) not in messages]
+
+
+def _network(spec: Any, kind: str) -> list[RuleViolation]:
+    """The inference-level rules of a network, checked on every model and after every pass: its classifier or
+    regressor interface, inputs and shape mapping, graph structure and per-layer rules."""
+    return _nn_interface(spec, kind) + I.interface(spec) + G.structure(spec) + L.layer_params(spec)
 
 
 def _nn_interface(spec: Any, kind: str) -> list[RuleViolation]:
@@ -101,8 +107,7 @@ def check(spec: Any, *, context: str = "model") -> None:
 def pass_structure(spec: Any) -> list[RuleViolation]:
     """What must hold after every pass: Core ML's inference structure, its per-layer rules, distinct layer names."""
     nn = S.nn_of(spec)
-    out = (F.generic(spec) + _nn_interface(spec, S.model_kind(spec)) + I.interface(spec) + G.structure(spec)
-           + L.layer_params(spec))
+    out = F.generic(spec) + _network(spec, S.model_kind(spec))
     seen: set[str] = set()
     for layer in nn.layers:
         if layer.name in seen:
