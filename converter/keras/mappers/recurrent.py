@@ -80,6 +80,18 @@ def _gates(layer: SourceLayer, cfg: dict, weights: list, count: int):
     return layout.recurrent_gates(weights[0], weights[1], bias, count)
 
 
+def _one_way(layer: SourceLayer, ctx: MapContext, gate_count: int, states: tuple[str, ...], build) -> list:
+    """A one-way recurrent layer: time moved onto the sequence axis, the layer ``build(steps, names, gates,
+    sequence_output, reverse)`` returns, and its output brought back."""
+    cfg = layer.config
+    gates = _gates(layer, cfg, list(layer.weights.values()), gate_count)
+    seq = bool(cfg.get("return_sequences"))
+    into, steps = _steps(layer, ctx)
+    units = int(gates[0][1].shape[0])
+    names, back = _outputs(layer, ctx, seq, units, states, units)
+    return into + build(steps, names, gates, seq, bool(cfg.get("go_backwards"))) + back
+
+
 def _lstm_acts(layer: SourceLayer, ctx: MapContext, cfg: dict) -> tuple[str, str, str]:
     act = _activation(layer, ctx, cfg, "activation", "tanh")
     return _activation(layer, ctx, cfg, "recurrent_activation", "sigmoid"), act, act
@@ -92,13 +104,8 @@ def map_lstm(layer: SourceLayer, ctx: MapContext) -> list:
     cfg = layer.config
     _check(layer, ctx, cfg)
     acts = _lstm_acts(layer, ctx, cfg)
-    gates = _gates(layer, cfg, list(layer.weights.values()), 4)
-    seq = bool(cfg.get("return_sequences"))
-    into, steps = _steps(layer, ctx)
-    units = int(gates[0][1].shape[0])
-    names, back = _outputs(layer, ctx, seq, units, ("h", "c"), units)
-    return into + [L.uni_lstm(layer.name, [steps], names, gates, activations=acts, sequence_output=seq,
-                              reverse=bool(cfg.get("go_backwards")))] + back
+    return _one_way(layer, ctx, 4, ("h", "c"), lambda steps, names, gates, seq, reverse: [
+        L.uni_lstm(layer.name, [steps], names, gates, activations=acts, sequence_output=seq, reverse=reverse)])
 
 
 @keras_layer("GRU", coreml="gru (+ transpose, expandDims, squeeze)",
@@ -113,13 +120,8 @@ def map_gru(layer: SourceLayer, ctx: MapContext) -> list:
                 "build the GRU with GRU(..., reset_after=False) and train it again")
     acts = (_activation(layer, ctx, cfg, "recurrent_activation", "sigmoid"),
             _activation(layer, ctx, cfg, "activation", "tanh"))
-    gates = _gates(layer, cfg, list(layer.weights.values()), 3)
-    seq = bool(cfg.get("return_sequences"))
-    into, steps = _steps(layer, ctx)
-    units = int(gates[0][1].shape[0])
-    names, back = _outputs(layer, ctx, seq, units, ("h",), units)
-    return into + [L.gru(layer.name, [steps], names, gates, activations=acts, sequence_output=seq,
-                         reverse=bool(cfg.get("go_backwards")))] + back
+    return _one_way(layer, ctx, 3, ("h",), lambda steps, names, gates, seq, reverse: [
+        L.gru(layer.name, [steps], names, gates, activations=acts, sequence_output=seq, reverse=reverse)])
 
 
 @keras_layer("SimpleRNN", coreml="simpleRecurrent (+ loadConstantND zeros, transpose, expandDims, squeeze)",
@@ -129,15 +131,14 @@ def map_simple_rnn(layer: SourceLayer, ctx: MapContext) -> list:
     cfg = layer.config
     _check(layer, ctx, cfg)
     act = _activation(layer, ctx, cfg, "activation", "tanh")
-    (gate,) = _gates(layer, cfg, list(layer.weights.values()), 1)
-    seq = bool(cfg.get("return_sequences"))
-    into, steps = _steps(layer, ctx)
-    units = int(gate[1].shape[0])
-    h0 = ctx.tmp(layer, "h0", (1, 1, units, 1, 1))
-    zeros = L.load_constant_nd(ctx.lname(layer, "h0"), h0, np.zeros((1, 1, units, 1, 1), np.float32))
-    names, back = _outputs(layer, ctx, seq, units, ("h",), units)
-    return into + [zeros, L.simple_recurrent(layer.name, [steps, h0], names, gate, activation=act,
-                                             sequence_output=seq, reverse=bool(cfg.get("go_backwards")))] + back
+
+    def build(steps: str, names: list[str], gates: list, seq: bool, reverse: bool) -> list:
+        units = int(gates[0][1].shape[0])
+        h0 = ctx.tmp(layer, "h0", (1, 1, units, 1, 1))
+        zeros = L.load_constant_nd(ctx.lname(layer, "h0"), h0, np.zeros((1, 1, units, 1, 1), np.float32))
+        return [zeros, L.simple_recurrent(layer.name, [steps, h0], names, gates[0], activation=act,
+                                          sequence_output=seq, reverse=reverse)]
+    return _one_way(layer, ctx, 1, ("h",), build)
 
 
 @keras_layer("Bidirectional", coreml="biDirectionalLSTM (+ transpose, expandDims, squeeze)",
