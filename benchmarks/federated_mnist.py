@@ -33,10 +33,13 @@ PAPER = {"iid": {"rounds_to_0.99": 34}, "shards:2": {"rounds_to_0.99": 350},
 
 
 def _name(args) -> str:
-    parts = [args.split.replace(":", ""), args.strategy, f"b{args.batch_size or 'model'}",
+    parts = [args.split.replace(":", ""), args.strategy, *(["sgd"] if args.optimizer == "sgd" else []),
+             f"b{args.batch_size or 'model'}",
              f"lr{args.learning_rate:g}" if args.learning_rate else "lrmodel", f"e{args.local_epochs}"]
     if args.server_lr:
         parts.append(f"slr{args.server_lr:g}")
+    if args.server_momentum:
+        parts.append(f"smom{args.server_momentum:g}")
     return "_".join(parts)
 
 
@@ -98,9 +101,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--local-epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, help="devices' mini-batch size (default: the model's, 32)")
-    parser.add_argument("--learning-rate", type=float, help="devices' Adam learning rate (default: the model's, 1e-3)")
-    parser.add_argument("--strategy", default="fedavg", choices=["fedavg", "fedadam", "fedyogi"])
+    parser.add_argument("--learning-rate", type=float, help="devices' learning rate (default: the model's, 1e-3)")
+    parser.add_argument("--optimizer", choices=["model", "sgd"], default="model",
+                        help="the devices' optimizer: the model's own (Adam, as the Keras file compiled it) or "
+                             "plain SGD as in McMahan et al. (the LeNet converted with SGD, --learning-rate and "
+                             "--batch-size as its own update parameters)")
+    parser.add_argument("--strategy", default="fedavg", choices=["fedavg", "fedavgm", "fedadam", "fedyogi"])
     parser.add_argument("--server-lr", type=float)
+    parser.add_argument("--server-momentum", type=float, help="FedAvgM's server momentum")
     parser.add_argument("--name", help="results folder under benchmarks/results/federated_mnist/")
     parser.add_argument("--from-report", action="store_true",
                         help="do not run: summarise the report.json a stopped run of these settings left")
@@ -112,11 +120,20 @@ def main() -> None:
     model = folder / "lenet.mlmodel"
     from converter.convert import convert
 
+    device_overrides = (("--batch-size", args.batch_size), ("--learning-rate", args.learning_rate))
+    if args.optimizer == "sgd":              # the model's own update parameters, not per-run overrides
+        from transforms.options import UpdateOptions
+
+        options = UpdateOptions(optimizer="sgd", learning_rate=args.learning_rate or 0.05,
+                                batch_size=args.batch_size or 10, momentum=0.0)
+        device_overrides = ()
+    else:
+        options = None
     if not args.from_report:
-        convert(str(ROOT / "fixtures" / "lenet.keras")).save(model, force=True)
+        convert(str(ROOT / "fixtures" / "lenet.keras"), options=options).save(model, force=True)
     settings = ["--local-epochs", str(args.local_epochs), "--strategy", args.strategy]
-    for flag, value in (("--batch-size", args.batch_size), ("--learning-rate", args.learning_rate),
-                        ("--server-lr", args.server_lr)):
+    for flag, value in (*device_overrides, ("--server-lr", args.server_lr),
+                        ("--server-momentum", args.server_momentum)):
         if value:
             settings += [flag, str(value)]
     cmd = [sys.executable, "-m", "coreml_updatable.cli", "federate", str(model), "--data", args.data,

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from ground.errors import BadInputError
 
-STRATEGIES = ("fedavg", "fedadam", "fedyogi")
+STRATEGIES = ("fedavg", "fedavgm", "fedadam", "fedyogi")
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,8 @@ class FleetConfig:
     partition: str = "iid"
     seed: int = 0
     strategy: str = "fedavg"
-    server_lr: float = 0.0            # FedAdam / FedYogi's eta (0: Flower's default)
+    server_lr: float = 0.0            # FedAvgM's, FedAdam's and FedYogi's server learning rate (0: Flower's default)
+    server_momentum: float = 0.0      # FedAvgM's server momentum (0: none)
     limit: int = 0                    # train on the first N images only (0: all)
     batch_size: int = 0               # per-run overrides of the model's update parameters (0: the model's)
     learning_rate: float = 0.0
@@ -40,6 +41,10 @@ class FleetConfig:
             problems.append(f"--local-epochs {self.local_epochs} must be at least 1")
         if self.strategy not in STRATEGIES:
             problems.append(f"--strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if not 0 <= self.server_momentum < 1:
+            problems.append(f"--server-momentum {self.server_momentum} must be in [0, 1)")
+        elif self.server_momentum and self.strategy != "fedavgm":
+            problems.append(f"--server-momentum is FedAvgM's: it needs --strategy fedavgm, not {self.strategy!r}")
         if problems:
             raise BadInputError("; ".join(problems), fix="fix the options")
         partition.parse(self.partition)

@@ -1,4 +1,4 @@
-"""The server side: sampling, aggregation (FedAvg, FedAdam, FedYogi), the global ``.mlmodel``, the report.
+"""The server side: sampling, aggregation (FedAvg, FedAvgM, FedAdam, FedYogi), the global ``.mlmodel``, the report.
 
 The strategies are Flower's own; :class:`FleetStrategy` adds what a fleet of Core ML devices needs:
 reproducible sampling (by the devices' partition ids and the run's seed), devices whose training
@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
-from flwr.serverapp.strategy import FedAdam, FedAvg, FedYogi
+from flwr.serverapp.strategy import FedAdam, FedAvg, FedAvgM, FedYogi
 from flwr.serverapp.strategy.fedopt import FedOpt
 
 import emulator
@@ -96,7 +96,7 @@ def _finite(arrays: Mapping[str, np.ndarray]) -> bool:
 
 
 class FleetStrategy:
-    """Mixed into Flower's FedAvg / FedAdam / FedYogi: seeded sampling by partition id, dropping and
+    """Mixed into Flower's FedAvg / FedAvgM / FedAdam / FedYogi: seeded sampling by partition id, dropping and
     reporting failed devices, and the round's record."""
 
     def setup(self, config: FleetConfig, node_of: dict[int, int], report: Report) -> None:
@@ -110,6 +110,8 @@ class FleetStrategy:
                         grid: Grid) -> Iterable[Message]:
         if isinstance(self, FedOpt):
             self.current_arrays = from_record(arrays)     # FedOpt's delta is taken against these
+        elif isinstance(self, FedAvgM) and self.current_arrays is None:
+            self.current_arrays = arrays                  # FedAvgM's first pseudo-gradient is taken against these
         partitions = sorted(self.node_of)
         rng = np.random.default_rng([self.fleet.seed, server_round])
         size = min(len(partitions), self.fleet.per_round)
@@ -159,6 +161,10 @@ class FleetFedAvg(FleetStrategy, FedAvg):
     """FedAvg (McMahan et al. 2017), weighted by the devices' example counts."""
 
 
+class FleetFedAvgM(FleetStrategy, FedAvgM):
+    """FedAvgM (Hsu et al. 2019): server SGD with momentum over the averaged update."""
+
+
 class FleetFedAdam(FleetStrategy, FedAdam):
     """FedAdam (Reddi et al. 2021): Adam on the server over the averaged update."""
 
@@ -181,6 +187,9 @@ def make_strategy(config: FleetConfig):
                   arrayrecord_key=ARRAYS, configrecord_key=CONFIG, train_metrics_aggr_fn=_train_metrics)
     if config.strategy == "fedavg":
         return FleetFedAvg(**common)
+    if config.strategy == "fedavgm":
+        return FleetFedAvgM(**common, server_learning_rate=config.server_lr or 1.0,
+                            server_momentum=config.server_momentum)
     cls = FleetFedAdam if config.strategy == "fedadam" else FleetFedYogi
     extra = {"eta": config.server_lr} if config.server_lr else {}
     return cls(**common, **extra)

@@ -9,6 +9,7 @@ coremltools' protos), so ``import emulator, converter`` prints nothing.
 
 The noise is kept when the user asks for it: the environment variable ``COREML_UPDATABLE_TF_LOGS=1``
 (or an explicit ``TF_CPP_MIN_LOG_LEVEL``), or Python logging configured at DEBUG before the import.
+Before the import it also lets :mod:`ground.kernels` pick TensorFlow's CPU kernels.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import os
 import sys
 import tempfile
 from typing import Iterator
+
+from . import kernels
 
 ENV = "COREML_UPDATABLE_TF_LOGS"
 """Set to 1 to see TensorFlow's and coremltools' start-up output."""
@@ -64,6 +67,7 @@ def import_backends() -> None:
     global _done
     if _done:
         return
+    kernels.choose()            # oneDNN's kernels where they measured faster: before TensorFlow's import
     if wanted():
         import coremltools  # noqa: F401
         import tensorflow  # noqa: F401

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from ground import kernels
+
+kernels.choose()   # before any test module imports TensorFlow: the suite runs the kernels users get
+
 from tests.shared_data import require_mnist
 
 

@@ -21,9 +21,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--partition", default="iid",
                         help="how the training data are split: iid, shards:2 (sorted by label, 2 shards per "
                              "device, the FedAvg paper's non-IID split) or dirichlet:0.5 (label skew)")
-    parser.add_argument("--strategy", default="fedavg", choices=["fedavg", "fedadam", "fedyogi"],
-                        help="server aggregation: FedAvg weighted by examples, or Flower's FedAdam / FedYogi")
-    parser.add_argument("--server-lr", type=float, help="FedAdam / FedYogi server learning rate (eta)")
+    parser.add_argument("--strategy", default="fedavg", choices=["fedavg", "fedavgm", "fedadam", "fedyogi"],
+                        help="server aggregation: FedAvg weighted by examples, or Flower's FedAvgM (server "
+                             "momentum) / FedAdam / FedYogi")
+    parser.add_argument("--server-lr", type=float,
+                        help="server learning rate: FedAvgM's (default 1), FedAdam's / FedYogi's eta")
+    parser.add_argument("--server-momentum", type=float, help="FedAvgM's server momentum (e.g. 0.9)")
     parser.add_argument("--seed", type=int, default=0, help="partition, sampling and shuffle seed (default 0)")
     parser.add_argument("--report", default="reports/federated", metavar="DIR",
                         help="folder for report.json and federated.png (default reports/federated)")
@@ -54,6 +57,7 @@ def run(args) -> int:
     config = FleetConfig(model=args.model, data=args.data, clients=args.clients, fraction=args.fraction,
                          rounds=args.rounds, local_epochs=args.local_epochs, partition=args.partition,
                          seed=args.seed, strategy=args.strategy, server_lr=args.server_lr or 0.0,
+                         server_momentum=args.server_momentum or 0.0,
                          limit=args.limit or 0, batch_size=args.batch_size or 0,
                          learning_rate=args.learning_rate or 0.0)
     _require_flower()

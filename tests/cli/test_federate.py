@@ -20,6 +20,8 @@ def model(tmp_path):
     (["--fraction", "0"], r"--fraction 0.0 must be in \(0, 1\]"),
     (["--clients", "0", "--rounds", "0"], r"--clients 0 must be at least 1; --rounds 0 must be at least 1"),
     (["--local-epochs", "0"], r"--local-epochs 0 must be at least 1"),
+    (["--strategy", "fedavgm", "--server-momentum", "1"], r"--server-momentum 1.0 must be in \[0, 1\)"),
+    (["--server-momentum", "0.9"], r"--server-momentum is FedAvgM's: it needs --strategy fedavgm, not 'fedavg'"),
 ])
 def test_bad_options_are_refused_with_the_fix(model, tmp_path, capsys, extra, message):
     assert cli.main(["federate", str(model), "--data", str(tmp_path / "d.npz"), *extra]) == 2

@@ -1,5 +1,5 @@
 """The server's rounds, in process (tests/federated/conftest.LocalGrid): equal to a plain train for one
-device, FedAvg equal to numpy's weighted mean, FedAdam's step, frozen layers untouched, diverged devices
+device, FedAvg equal to numpy's weighted mean, FedAvgM's and FedAdam's steps, frozen layers untouched, diverged devices
 dropped and reported."""
 from __future__ import annotations
 
@@ -67,6 +67,27 @@ def test_fedadam_applies_adam_on_the_server_to_the_averaged_update(model_file, t
         m, v = (1 - s.beta_1) * delta, (1 - s.beta_2) * delta ** 2
         np.testing.assert_allclose(got[k], start[k] + eta * m / (np.sqrt(v) + s.tau), rtol=1e-5, atol=1e-6)
     assert any(not np.allclose(_arrays(yogi)[k], got[k]) for k in got)
+
+
+def test_fedavgm_steps_with_server_momentum_over_the_averaged_updates(model_file, tiny_data, tmp_path):
+    """Two rounds of FedAvgM against numpy: v1 = d1, x1 = x0 + lr v1; v2 = m v1 + d2, x2 = x1 + lr v2, where
+    d is the example-weighted mean of the devices' arrays minus the global arrays they started from."""
+    lr, mom = 0.7, 0.9
+    settings = dict(clients=2, fraction=1.0, partition="dirichlet:0.5")
+    _, got = _run(model_file, tiny_data, tmp_path, "avgm", strategy="fedavgm", server_lr=lr, server_momentum=mom,
+                  rounds=2, **settings)
+    fleet = fleet_for(FleetConfig(model=str(model_file), data=str(tiny_data), **settings))
+    sizes, device = [len(p) for p in fleet.parts], Device(model_file)
+    x, velocity = _arrays(model_file), None
+    for server_round in (1, 2):
+        local = [device.train(x, fleet.x[p], fleet.y[p], seed=client_seed(0, server_round, i)).arrays
+                 for i, p in enumerate(fleet.parts)]
+        mean = {k: np.average(np.stack([a[k] for a in local]).astype(np.float64), axis=0, weights=sizes) for k in x}
+        delta = {k: mean[k] - x[k] for k in x}
+        velocity = delta if velocity is None else {k: mom * velocity[k] + delta[k] for k in x}
+        x = {k: (x[k] + lr * velocity[k]).astype(np.float32) for k in x}
+    for k, v in _arrays(got).items():
+        np.testing.assert_allclose(v, x[k], rtol=1e-5, atol=1e-6)
 
 
 def test_frozen_layers_never_change_and_every_other_byte_is_the_original(tiny_data, tmp_path):
