@@ -101,11 +101,11 @@ def plot(report: Report, path: Path, histograms: np.ndarray | None = None) -> Pa
     title = f"{c.get('strategy', '')} {c.get('partition', '')}, {c.get('clients')} devices, fraction {c.get('fraction')}"
     ax = axes[0]
     ax.plot(rounds, [np.nan if a is None else a for a in acc], marker=".", label="global model")
-    for t in THRESHOLDS[:2]:
-        ax.axhline(t, color="grey", lw=0.6, ls="--")
+    for t, color in zip(THRESHOLDS[:2], ("tab:orange", "tab:green")):   # in the legend: 97% and 98% lie close
         hit = report.rounds_to(t)
-        ax.text(0, t, f" {t:.0%}" + (f": round {hit}" if hit else ": not reached"), fontsize=7, va="bottom",
-                color="grey")
+        ax.axhline(t, color=color, lw=0.7, ls="--", label=f"{t:.0%}: " + (f"round {hit}" if hit else "not reached"))
+        if hit:
+            ax.axvline(hit, color=color, lw=0.7, ls=":")
     ax.set(xlabel="round", ylabel="test accuracy", title=title)
     ax.set_ylim(max(0.0, min([a for a in acc if a is not None] or [0]) - 0.02), 1.0)
     ax.legend(loc="lower right")
