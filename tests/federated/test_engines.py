@@ -90,3 +90,18 @@ def test_simulation_workers_keep_the_callers_priority(model_file, tiny_data, mon
     with pytest.raises(RuntimeError, match="ended without a result"):
         simulate(config, progress=False)
     assert seen == [expected]
+
+
+def test_the_flower_app_declares_every_key_the_run_config_sends(tmp_path):
+    """Flower refuses a --run-config key its app does not declare ('Invalid run configuration', code 15):
+    every FleetConfig field, plus report and output, is in federated/flower-app/pyproject.toml with its type."""
+    import tomllib
+
+    from federated.deployment import APP, run_config_args
+
+    declared = tomllib.loads((APP / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    config = FleetConfig(model="m.mlmodel", data="d.npz")
+    sent = dict(part.split("=", 1) for part in run_config_args(config, tmp_path, None).split(" "))
+    assert sorted(sent) == sorted(declared)
+    for key, value in config.as_dict().items():
+        assert type(declared[key.replace("_", "-")]) is type(value), key
