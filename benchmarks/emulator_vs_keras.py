@@ -83,7 +83,10 @@ def run_keras(x_nhwc, y, seed: int) -> dict:
     t, cpu = time.perf_counter(), time.process_time()
     history = model.fit(x_nhwc, y, batch_size=128, epochs=1, shuffle=True, verbose=0)
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    return {"wall_s": wall, "cpu_s": cpu, "final_loss_mean": float(history.history["loss"][-1])}
+    t = time.perf_counter()
+    model.fit(x_nhwc, y, batch_size=128, epochs=1, shuffle=True, verbose=0)   # warm: compiled, kernels set up
+    return {"wall_s": wall, "cpu_s": cpu, "final_loss_mean": float(history.history["loss"][-1]),
+            "warm_epoch_wall_s": time.perf_counter() - t}
 
 
 def run_emulator(x_chw, y, seed: int, x_test_chw, y_test) -> dict:
@@ -96,9 +99,12 @@ def run_emulator(x_chw, y, seed: int, x_test_chw, y_test) -> dict:
     t, cpu = time.perf_counter(), time.process_time()
     result = model.update({"image": x_chw, "label": y})
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    t = time.perf_counter()
+    model.update({"image": x_chw, "label": y})          # warm: the compiled graph is kept on the model
+    warm = time.perf_counter() - t
     probs = result.model.predict(x_test_chw)["probs"]
     return {"wall_s": wall, "cpu_s": cpu, "final_loss_mean": result.epoch_mean_losses[-1],
-            "test_accuracy": float((probs.argmax(1) == y_test).mean())}
+            "test_accuracy": float((probs.argmax(1) == y_test).mean()), "warm_epoch_wall_s": warm}
 
 
 def _uptime() -> str:
@@ -138,6 +144,7 @@ def _spawn(side: str, seed: int, data_path: str, kernels_of: str) -> dict:
 
 def _side(runs: list[dict]) -> dict:
     return {"runs": runs, "median_wall_s": statistics.median(r["wall_s"] for r in runs),
+            "median_warm_epoch_wall_s": statistics.median(r["warm_epoch_wall_s"] for r in runs),
             "min_wall_s": min(r["wall_s"] for r in runs), "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
             "onednn": sorted({r["onednn"] for r in runs})}
 
@@ -172,6 +179,7 @@ def main(argv=None) -> int:
     peak = max(p["gflops"] for p in peaks_before + peaks_after)
     trained = n // 128 * 128          # the runtime drops the partial last batch (emulator/conventions.py)
     achieved = training_flops_per_example() * trained / emu["median_wall_s"] / 1e9
+    achieved_warm = training_flops_per_example() * trained / emu["median_warm_epoch_wall_s"] / 1e9
     per_cpu_s = {"emulator": training_flops_per_example() * trained / emu["median_cpu_s"] / 1e9,
                  "keras": training_flops_per_example() * n / keras["median_cpu_s"] / 1e9}
     result = {
@@ -187,6 +195,7 @@ def main(argv=None) -> int:
         "ratio_emulator_over_keras": emu["median_wall_s"] / keras["median_wall_s"],
         "ratio_of_fastest_runs": emu["min_wall_s"] / keras["min_wall_s"],
         "ratio_of_median_cpu_time": emu["median_cpu_s"] / keras["median_cpu_s"],
+        "ratio_of_warm_epochs": emu["median_warm_epoch_wall_s"] / keras["median_warm_epoch_wall_s"],
         "target_ratio": 0.6,
         "target_fraction_of_matmul_peak": 0.5,
         "load": {"before": load_before, "after": _uptime()},
@@ -195,12 +204,15 @@ def main(argv=None) -> int:
         "float32_matmul_peak_gflops": peak,
         "float32_matmul_peak_gflops_measured": {"before_runs": peaks_before, "after_runs": peaks_after},
         "fraction_of_matmul_peak": achieved / peak,
+        "emulator_gflops_warm_epoch": achieved_warm,
+        "fraction_of_matmul_peak_warm_epoch": achieved_warm / peak,
         "gflop_per_cpu_second": per_cpu_s,
         "flop_count": "multiply-adds x 2 of the convolutions and dense layers: forward, weight gradients, input "
                       "gradients (none into the image); bias, ReLU, pooling, softmax and Adam not counted; "
                       "the examples trained (full mini-batches: %d of %d)" % (trained, n),
         "notes": "ratio_emulator_over_keras is the ratio of median wall times; wall times include each side's "
-                 "graph tracing, not the process start; Keras runs model.fit (graph mode, no XLA, as Keras picks on "
+                 "graph tracing, not the process start (the warm figures: a second epoch in the same process, "
+                 "graph compiled and kernels set up, as every epoch after the first); Keras runs model.fit (graph mode, no XLA, as Keras picks on "
                  "a CPU-only machine); the emulator runs 16 mini-batches per compiled graph call; this VM's "
                  "run-to-run noise is about +-20%, hence the repeats, the fastest-run ratio and the CPU-time ratio",
     }
@@ -208,7 +220,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     keys = ("kernels", "ratio_emulator_over_keras", "ratio_of_fastest_runs", "ratio_of_median_cpu_time",
-            "fraction_of_matmul_peak", "float32_matmul_peak_gflops", "emulator_gflops_achieved", "gflop_per_cpu_second",
+            "ratio_of_warm_epochs", "fraction_of_matmul_peak", "fraction_of_matmul_peak_warm_epoch",
+            "float32_matmul_peak_gflops", "emulator_gflops_achieved", "gflop_per_cpu_second",
             "load")
     print(json.dumps({k: result[k] for k in keys}, indent=2))
     return 0

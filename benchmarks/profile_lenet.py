@@ -5,7 +5,7 @@ after a warm-up call; wall time and the process' CPU time, the latter less distu
 shared cores), on random MNIST-shaped data with the LeNet's shapes: the convolutions forward
 and backward in NHWC, the poolings, the dense layers, the flatten reorder, Adam as separate ops per
 variable or as one fused kernel per variable, gathering each batch from the data set or slicing one
-shuffled copy per epoch. Thread settings (intra/inter op) and oneDNN on or off need a fresh
+shuffled copy per epoch. Thread settings (intra/inter op) and the kernel choice (the runtime's oneDNN, or Eigen's) need a fresh
 TensorFlow, so each runs in a child process (``--child``).
 
     python benchmarks/profile_lenet.py [--steps 16] [--reps 5]     # writes results/profile_lenet.json
@@ -224,6 +224,9 @@ def op_shares(steps: int = 20) -> dict[str, float]:
 
 
 def child(args) -> int:
+    from ground import kernels
+
+    kernels.choose()                 # the runtime's kernel choice (oneDNN on Linux x86-64) unless the env says
     import tensorflow as tf
 
     if args.intra or args.inter:
@@ -249,13 +252,13 @@ def main(argv=None) -> int:
     if args.child:
         return child(args)
 
-    configs = {"default (TF picks threads and whether oneDNN runs)": ({}, ["--ops"]),
-               "oneDNN forced on (TF_ENABLE_ONEDNN_OPTS=1)": ({"TF_ENABLE_ONEDNN_OPTS": "1"}, []),
+    configs = {"the runtime's kernels (ground.kernels: oneDNN on Linux x86-64), TF picks threads": ({}, ["--ops"]),
+               "Eigen's kernels (TF_ENABLE_ONEDNN_OPTS=0, TensorFlow's own choice on this CPU)":
+                   ({"TF_ENABLE_ONEDNN_OPTS": "0"}, ["--ops"]),
                "intra 1, inter 1 (one core: least disturbed by other jobs)": ({}, ["--intra", "1", "--inter", "1"]),
                "intra 2, inter 1": ({}, ["--intra", "2", "--inter", "1"]),
                "intra 1, inter 2": ({}, ["--intra", "1", "--inter", "2"]),
-               "intra 2, inter 2": ({}, ["--intra", "2", "--inter", "2"]),
-               "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, [])}
+               "intra 2, inter 2": ({}, ["--intra", "2", "--inter", "2"])}
     out = {"unit": "milliseconds per mini-batch of 128 (best of reps)", "steps_per_call": args.steps,
            "load_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(), "configs": {}}
     for name, (env, extra) in configs.items():
@@ -267,9 +270,9 @@ def main(argv=None) -> int:
         out["configs"][name] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(name, json.dumps(out["configs"][name], indent=1), file=sys.stderr)
     out["load_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    out["notes"] = ("2 cores shared with other developers' jobs while measured: absolute times are noisy, "
-                    "compare pieces within one config (CPU times are the steadier); TensorFlow turns oneDNN's "
-                    "custom ops on by default only on some CPUs (op_shares names _Mkl* kernels when it did)")
+    out["notes"] = ("absolute times on this VM are noisy (about 20% run to run): compare pieces within one config "
+                    "(CPU times are the steadier); TensorFlow turns oneDNN's kernels on by itself only on some CPUs, "
+                    "the runtime asks for them on Linux x86-64 (op_shares names _Mkl* kernels where they ran)")
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
