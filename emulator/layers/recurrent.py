@@ -162,11 +162,12 @@ def _loop(cell, projected: tf.Tensor, states: tuple, reverse: bool) -> tuple[lis
 
 
 def _run(layer, inputs, size: int, units: int, reverse: bool, sequence_output: bool, params: dict, cell):
+    """One direction of a recurrent layer: its outputs ``[y, *states]``, as many as the layer names."""
     steps, _, batch = _time_major(layer, inputs[0], size)
     projected = tf.tensordot(steps, params["W"], 1) + params["b"]        # (Seq, rows, G*units)
     ys, states = _loop(cell, projected, cell.start(inputs, tf.shape(steps)[1]), reverse)
     y = tf.stack(ys) if sequence_output else ys[-1][None]
-    return [_blob(y, batch, units)] + [_blob(s[None], batch, units) for s in states]
+    return ([_blob(y, batch, units)] + [_blob(s[None], batch, units) for s in states])[:len(layer.output)]
 
 
 class _LSTMCell:
@@ -229,9 +230,8 @@ class _SimpleCell:
 def uni_lstm(layer, inputs, params):
     p = layer.uniDirectionalLSTM
     units = int(p.outputVectorSize)
-    outs = _run(layer, inputs, int(p.inputVectorSize), units, p.reverseInput, p.params.sequenceOutput, params,
+    return _run(layer, inputs, int(p.inputVectorSize), units, p.reverseInput, p.params.sequenceOutput, params,
                 _LSTMCell(units, p.activations, p.params, params))
-    return outs[:len(layer.output)]
 
 
 @sequence_op("biDirectionalLSTM", params=_bilstm_params, supports=_bilstm_supported)
@@ -260,14 +260,12 @@ def bi_lstm(layer, inputs, params):
 @sequence_op("simpleRecurrent", params=_rnn_params, supports=_rnn_supported)
 def simple_recurrent(layer, inputs, params):
     p = layer.simpleRecurrent
-    outs = _run(layer, inputs, int(p.inputVectorSize), int(p.outputVectorSize), p.reverseInput, p.sequenceOutput,
+    return _run(layer, inputs, int(p.inputVectorSize), int(p.outputVectorSize), p.reverseInput, p.sequenceOutput,
                 params, _SimpleCell(layer, params))
-    return outs[:len(layer.output)]
 
 
 @sequence_op("gru", params=_gru_params, supports=_gru_supported)
 def gru(layer, inputs, params):
     p = layer.gru
-    outs = _run(layer, inputs, int(p.inputVectorSize), int(p.outputVectorSize), p.reverseInput, p.sequenceOutput,
+    return _run(layer, inputs, int(p.inputVectorSize), int(p.outputVectorSize), p.reverseInput, p.sequenceOutput,
                 params, _GRUCell(layer, params))
-    return outs[:len(layer.output)]
