@@ -1,13 +1,13 @@
-"""The LeNet's training kernels with TensorFlow's Eigen kernels and with oneDNN's, side by side.
+"""Two alternatives to TensorFlow's convolution filter gradient, for the LeNet's two convolutions.
 
-Each piece is its own compiled graph at batch 128 (best of ``--reps`` calls, milliseconds): both
-convolutions' forward pass, filter gradient and input gradient, max pooling forward+backward, and two
-alternatives to TensorFlow's filter gradient (image patches times the output gradient as one matmul,
-and one matmul per kernel offset). Each kernel choice runs in a process of its own
-(``TF_ENABLE_ONEDNN_OPTS`` 0 and 1: TensorFlow reads it once, at import). ``ground/kernels.py`` takes its
-default from these figures.
+TensorFlow's ``Conv2DBackpropFilter`` against the gradient as image patches times the output gradient
+(one matmul) and as one matmul per kernel offset; each its own compiled graph at batch 128 (best of
+``--reps`` calls, milliseconds), with Eigen's kernels and with oneDNN's, each choice in a process of its
+own (``TF_ENABLE_ONEDNN_OPTS`` 0 and 1: TensorFlow reads it once, at import). The pieces of the training
+step under both kernel choices are ``benchmarks/profile_lenet.py``'s; this script answers only whether
+either alternative beats TensorFlow's kernel (neither does: the runtime keeps ``Conv2DBackpropFilter``).
 
-    python benchmarks/kernels_lenet.py [--reps 30] [--out benchmarks/results/kernels_lenet.json]
+    python benchmarks/filter_gradient_alternatives.py [--reps 30] [--out benchmarks/results/filter_gradient_alternatives.json]
 """
 from __future__ import annotations
 
@@ -43,24 +43,15 @@ def measure(reps: int) -> dict:
 
     out: dict = {"onednn": bool(_pywrap_util_port.IsMklEnabled())}
     for name, (xs, ws) in CASES.items():
-        x, w = tf.random.normal(xs, seed=1), tf.random.normal(ws, seed=2)
+        x = tf.random.normal(xs, seed=1)
         oh = xs[1] - ws[0] + 1
         dy = tf.random.normal((B, oh, oh, ws[3]), seed=3)
         k = ws[0] * ws[1] * ws[2]
 
         @tf.function
-        def forward(x, w):
-            return tf.nn.conv2d(x, w, 1, "VALID")
-
-        @tf.function
         def filter_grad(x, dy):
             return tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=ws, out_backprop=dy,
                                                    strides=[1, 1, 1, 1], padding="VALID")
-
-        @tf.function
-        def input_grad(w, dy):
-            return tf.raw_ops.Conv2DBackpropInput(input_sizes=xs, filter=w, out_backprop=dy,
-                                                  strides=[1, 1, 1, 1], padding="VALID")
 
         @tf.function
         def patches_filter_grad(x, dy):
@@ -77,31 +68,19 @@ def measure(reps: int) -> dict:
 
         reference = filter_grad(x, dy)
         out[name] = {
-            "forward": _best_ms(forward, x, w, reps=reps),
             "filter_gradient": _best_ms(filter_grad, x, dy, reps=reps),
-            "input_gradient": _best_ms(input_grad, w, dy, reps=reps),
             "filter_gradient_as_patches_matmul": _best_ms(patches_filter_grad, x, dy, reps=reps),
             "filter_gradient_as_matmul_per_offset": _best_ms(offsets_filter_grad, x, dy, reps=reps),
             "max_abs_difference_of_the_alternatives": max(
                 float(tf.reduce_max(tf.abs(reference - f(x, dy)))) for f in (patches_filter_grad, offsets_filter_grad)),
         }
-    h = tf.nn.relu(tf.random.normal((B, 26, 26, 32), seed=4))
-
-    @tf.function
-    def pool(h):
-        with tf.GradientTape() as tape:
-            tape.watch(h)
-            y = tf.nn.max_pool2d(h, 2, 2, "VALID")
-        return tape.gradient(y, h, output_gradients=tf.ones_like(y))
-
-    out["pool1_forward_backward"] = _best_ms(pool, h, reps=reps)
     return out
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=30)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "kernels_lenet.json"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "filter_gradient_alternatives.json"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

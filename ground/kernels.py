@@ -2,8 +2,8 @@
 
 TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX. On an
 AVX2-only x86-64 CPU (this project's AMD EPYC) it runs Eigen's kernels, and oneDNN's are faster for
-what the runtime trains: max-pooling forward+backward 2.5x, a one-channel 3x3 convolution's filter
-gradient 3x (``benchmarks/kernels_lenet.py``). So on Linux x86-64 the project asks for them
+what the runtime trains: max-pooling forward+backward 3x, a one-channel 3x3 convolution's filter
+gradient 3x, the whole LeNet step 2.5x (``benchmarks/profile_lenet.py``). So on Linux x86-64 the project asks for them
 (``TF_ENABLE_ONEDNN_OPTS=1``) before TensorFlow is imported. The variable is read once, by TensorFlow's
 import: a value the user set is kept (``TF_ENABLE_ONEDNN_OPTS=0`` turns them off), and when
 TensorFlow was imported first the choice is TensorFlow's. Other systems (macOS, ARM) are left as they are.
