@@ -33,6 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PAPER = {"iid": {"rounds_to_0.99": 34}, "shards:2": {"rounds_to_0.99": 350},
          "source": "McMahan et al. 2017, Table 2, CNN on MNIST, E=1, B=10, C=0.1 (FedAvg)"}
+SGD_DEFAULTS = {"learning_rate": 0.05, "batch_size": 10}   # --optimizer sgd without --learning-rate / --batch-size
+
+
+def _sgd(args) -> dict:
+    """The SGD model's own learning rate and batch size: the options given, else SGD_DEFAULTS."""
+    return {k: getattr(args, k) or v for k, v in SGD_DEFAULTS.items()}
 
 
 def _name(args) -> str:
@@ -48,7 +54,8 @@ def _name(args) -> str:
 
 def _device_optimizer(args) -> str:
     if args.optimizer == "sgd":
-        return (f"SGD lr {args.learning_rate or 0.05:g}, batch {args.batch_size or 10}, no momentum: the model's own "
+        sgd = _sgd(args)
+        return (f"SGD lr {sgd['learning_rate']:g}, batch {sgd['batch_size']}, no momentum: the model's own "
                 "update parameters (the LeNet converted with them)")
     batch = args.batch_size or "32 (the model's)"
     lr = f"{args.learning_rate:g}" if args.learning_rate else "1e-3 (the model's)"
@@ -113,8 +120,8 @@ def main() -> None:
     parser.add_argument("--split", default="iid", help="iid or shards:2 (or dirichlet:ALPHA)")
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--local-epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, help="devices' mini-batch size (default: the model's, 32)")
-    parser.add_argument("--learning-rate", type=float, help="devices' learning rate (default: the model's, 1e-3)")
+    parser.add_argument("--batch-size", type=int, help="devices' mini-batch size (default: the model's, 32; with --optimizer sgd 10)")
+    parser.add_argument("--learning-rate", type=float, help="devices' learning rate (default: the model's, 1e-3; with --optimizer sgd 0.05)")
     parser.add_argument("--optimizer", choices=["model", "sgd"], default="model",
                         help="the devices' optimizer: the model's own (Adam, as the Keras file compiled it) or "
                              "plain SGD as in McMahan et al. (the LeNet converted with SGD, --learning-rate and "
@@ -137,8 +144,7 @@ def main() -> None:
     if args.optimizer == "sgd":              # the model's own update parameters, not per-run overrides
         from transforms.options import UpdateOptions
 
-        options = UpdateOptions(optimizer="sgd", learning_rate=args.learning_rate or 0.05,
-                                batch_size=args.batch_size or 10, momentum=0.0)
+        options = UpdateOptions(optimizer="sgd", momentum=0.0, **_sgd(args))
         device_overrides = ()
     else:
         options = None
