@@ -82,21 +82,27 @@ def test_interrupted_is_printed_on_its_own_line_after_a_progress_bar(capsys, mon
 
 
 CHILD = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
     from coreml_updatable.cli import _catch_sigterm
     from ground.spec_io import write_atomic     # light: coremltools' protos only load to read a spec
     _catch_sigterm()
     out, seconds = sys.argv[1], float(sys.argv[2])
     data = os.urandom(4 << 20)
     writes = interrupts = 0
+    held = {signal.SIGINT, signal.SIGTERM}
+    # The signals are held outside write_atomic, so that one landing in this loop's own lines (between the
+    # except clause and the next try) cannot escape it; one sent meanwhile arrives as the next write starts.
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
     print("ready", flush=True)
     end = time.time() + seconds
-    while True:
+    while time.time() < end:
         try:
-            while time.time() < end:
+            try:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
                 write_atomic(out, data)
                 writes += 1
-            break
+            finally:
+                signal.pthread_sigmask(signal.SIG_BLOCK, held)
         except KeyboardInterrupt:
             interrupts += 1
     print(writes, interrupts, flush=True)
